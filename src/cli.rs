@@ -1,0 +1,207 @@
+//! Command line: `argv` to a [`Command`], with `--help`, `--version` and
+//! one-line errors.
+//!
+//! Durations are written like `500ms`, `10s` or `2m` (humantime); sizes like
+//! `16KiB`, `1MiB` or plain bytes (bytesize).
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use log::LevelFilter;
+
+use crate::config::Config;
+
+/// What the user asked for.
+#[derive(Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Server settings.
+        config: Config,
+        /// Most verbose log level shown.
+        log_level: LevelFilter,
+    },
+}
+
+/// Why parsing stopped: either text to print and exit 0 (help, version), or a
+/// one-line error to print and exit 2.
+#[derive(Debug)]
+pub enum Stop {
+    /// `--help` or `--version`: print this on stdout and exit 0.
+    Info(String),
+    /// Bad usage: print this one line on stderr and exit 2.
+    Usage(String),
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tinypush",
+    version,
+    about = "A small push server: chunked HTTP streams, Server-Sent Events and WebSocket on one port.",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Serve the demo endpoints and static files.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = crate::config::DEFAULT_ADDR)]
+    addr: SocketAddr,
+    /// Folder served at / (index.html is the demo page).
+    #[arg(long, default_value = "static")]
+    static_dir: PathBuf,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    log_level: LevelFilter,
+    /// Largest request head; past it: 431.
+    #[arg(long, default_value = "16KiB", value_parser = parse_size, value_name = "SIZE")]
+    max_head: usize,
+    /// Most header lines in a request; past it: 431.
+    #[arg(long, default_value_t = crate::config::MAX_HEADERS, value_name = "N")]
+    max_headers: usize,
+    /// Time to receive a request head, and again its body; past it: 408.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    head_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    keepalive_timeout: Duration,
+    /// Largest request body; past it: 413.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    max_body: usize,
+    /// Longest one socket write may stall before the client is dropped.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    write_timeout: Duration,
+    /// Most connections at once (also kept below the open-files limit); past it: 503.
+    #[arg(long, default_value_t = crate::config::MAX_CONNECTIONS, value_name = "N")]
+    max_connections: usize,
+    /// Stack size of each connection thread.
+    #[arg(long, default_value = "128KiB", value_parser = parse_size, value_name = "SIZE")]
+    thread_stack: usize,
+    /// Keepalive comment interval on quiet SSE streams.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    stream_keepalive: Duration,
+    /// On SIGINT/SIGTERM, how long open streams get to end before exit.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    drain_timeout: Duration,
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text.parse()?;
+    usize::try_from(size.as_u64()).map_err(|_| format!("{text} is too large"))
+}
+
+/// Parses the command line.
+///
+/// # Errors
+/// [`Stop::Info`] for `--help`/`--version`, [`Stop::Usage`] for bad flags.
+pub fn parse<I, T>(args: I) -> Result<Command, Stop>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| {
+        use clap::error::ErrorKind::*;
+        match e.kind() {
+            DisplayHelp | DisplayVersion => Stop::Info(e.to_string()),
+            // Plain `tinypush`: the whole help, on stderr, exit 2.
+            DisplayHelpOnMissingArgumentOrSubcommand => Stop::Usage(e.to_string()),
+            _ => Stop::Usage(first_line(&e)),
+        }
+    })?;
+    let Sub::Serve(a) = cli.command;
+    if a.max_connections == 0 || a.max_headers == 0 {
+        return Err(Stop::Usage(
+            "--max-connections and --max-headers must be at least 1".into(),
+        ));
+    }
+    let config = Config {
+        addr: a.addr,
+        static_dir: a.static_dir,
+        max_head_bytes: a.max_head,
+        max_headers: a.max_headers,
+        head_timeout: a.head_timeout,
+        keepalive_timeout: a.keepalive_timeout,
+        max_body_bytes: a.max_body,
+        write_timeout: a.write_timeout,
+        max_connections: a.max_connections,
+        thread_stack_bytes: a.thread_stack,
+        stream_keepalive: a.stream_keepalive,
+        drain_timeout: a.drain_timeout,
+    };
+    Ok(Command::Serve {
+        config,
+        log_level: a.log_level,
+    })
+}
+
+/// clap's errors run over several lines (usage, tips); the first says it all.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    format!("tinypush: {line} (see --help)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Config {
+        let argv = ["tinypush", "serve"].iter().chain(args);
+        match parse(argv) {
+            Ok(Command::Serve { config, .. }) => config,
+            Err(stop) => panic!("{stop:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_config_defaults() {
+        assert_eq!(serve(&[]), Config::default());
+    }
+
+    #[test]
+    fn durations_and_sizes_parse() {
+        let c = serve(&[
+            "--head-timeout",
+            "500ms",
+            "--max-body",
+            "2MiB",
+            "--max-head",
+            "4096",
+        ]);
+        assert_eq!(c.head_timeout, Duration::from_millis(500));
+        assert_eq!(c.max_body_bytes, 2 * 1024 * 1024);
+        assert_eq!(c.max_head_bytes, 4096);
+    }
+
+    #[test]
+    fn bad_flag_is_one_line() {
+        match parse(["tinypush", "serve", "--nope"]) {
+            Err(Stop::Usage(line)) => {
+                assert!(!line.contains('\n'), "{line}");
+                assert!(line.contains("--nope"), "{line}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_duration_is_one_line() {
+        match parse(["tinypush", "serve", "--head-timeout", "soon"]) {
+            Err(Stop::Usage(line)) => assert!(line.contains("soon"), "{line}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

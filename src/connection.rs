@@ -1,0 +1,217 @@
+//! One connection, from its first byte to its close: read a request, route
+//! it, answer, and go round again while keep-alive allows.
+//!
+//! ```text
+//! loop {
+//!     read head          (idle wait, then the head timeout)   → 408, 431, 400, 505
+//!     decide body length (Content-Length / chunked)           → 400, 411, 413
+//!     read body          (capped)                             → 413, 408
+//!     route              → /healthz, /stream, /event, static files
+//!     access log line
+//! }
+//! ```
+//!
+//! An error found while reading the request is answered and the connection
+//! closed: once the framing is wrong, the bytes after it cannot be trusted to
+//! start a new request. An error from a handler (404, 405, a bad parameter)
+//! comes after a complete request, so keep-alive goes on.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{debug, info};
+
+use crate::body;
+use crate::conns::Ticket;
+use crate::demos;
+use crate::error::{Error, Result};
+use crate::request::{Inbound, Request, Wait};
+use crate::response::text_head;
+use crate::server::Shared;
+use crate::static_files;
+
+/// Everything a handler needs for one request.
+pub struct Exchange<'a> {
+    /// The request head.
+    pub req: &'a Request,
+    /// The request body, already read in full.
+    pub body: Vec<u8>,
+    /// Where the response goes; counts the bytes for the access log.
+    pub out: &'a mut Counted,
+    /// The socket itself, for the hang-up watcher.
+    pub stream: &'a Arc<TcpStream>,
+    /// The client's address, for log lines.
+    pub peer: SocketAddr,
+    /// Server-wide state.
+    pub shared: &'a Shared,
+    /// Whether the connection may carry another request after this one.
+    pub keep_alive: bool,
+}
+
+/// What a handler did, for the access log and the keep-alive loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// The status sent.
+    pub status: u16,
+    /// Whether the connection can carry another request.
+    pub keep_alive: bool,
+}
+
+/// A writer over the socket that counts the bytes written.
+pub struct Counted {
+    stream: Arc<TcpStream>,
+    /// Bytes written so far on this connection.
+    pub bytes: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = (&*self.stream).write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.stream).flush()
+    }
+}
+
+/// Serves one connection until it closes; runs on its own thread.
+pub fn handle(stream: Arc<TcpStream>, peer: SocketAddr, shared: &Shared, ticket: Ticket) {
+    debug!("{peer} connected");
+    if let Err(e) = configure(&stream, shared) {
+        debug!("{peer} cannot configure socket: {e}");
+        return;
+    }
+    let mut inbound = Inbound::new(Arc::clone(&stream));
+    let mut out = Counted {
+        stream: Arc::clone(&stream),
+        bytes: 0,
+    };
+    let mut wait = Wait::First;
+    loop {
+        // Idle: shutdown may wake this read. Refused when already shutting down.
+        if !ticket.set_idle(true) {
+            break;
+        }
+        let head = inbound.read_head(&shared.config, wait);
+        ticket.set_idle(false);
+        let started = Instant::now();
+        let req = match head {
+            Ok(Some(req)) => req,
+            Ok(None) => break,
+            Err(e) => {
+                reject(&mut out, peer, None, &e);
+                break;
+            }
+        };
+        let body = match body::framing(&req, &shared.config)
+            .and_then(|framing| body::read_body(&mut inbound, framing, &shared.config))
+        {
+            Ok(body) => body,
+            Err(e) => {
+                reject(&mut out, peer, Some(&req), &e);
+                break;
+            }
+        };
+        let bytes_before = out.bytes;
+        let keep_alive = req.wants_keep_alive() && !shared.conns.shutting_down();
+        let mut exchange = Exchange {
+            req: &req,
+            body,
+            out: &mut out,
+            stream: &stream,
+            peer,
+            shared,
+            keep_alive,
+        };
+        let outcome = match route(&mut exchange) {
+            Ok(outcome) => outcome,
+            Err(e) => match reply_error(&mut out, &req, &e, keep_alive) {
+                Ok(()) => Outcome {
+                    status: e.status().unwrap_or(0),
+                    keep_alive,
+                },
+                Err(_) => Outcome {
+                    status: e.status().unwrap_or(0),
+                    keep_alive: false,
+                },
+            },
+        };
+        let written = out.bytes - bytes_before;
+        let ms = started.elapsed().as_millis();
+        info!(
+            "{peer} \"{} {}\" {} {written} {ms}ms",
+            req.method, req.target, outcome.status
+        );
+        if !outcome.keep_alive {
+            break;
+        }
+        inbound.shrink();
+        wait = Wait::Idle;
+    }
+    debug!("{peer} closed");
+}
+
+/// Sockets get a write timeout so a client that stops reading holds a
+/// thread for bounded time, and no Nagle delay so each chunk leaves at once.
+fn configure(stream: &TcpStream, shared: &Shared) -> io::Result<()> {
+    stream.set_write_timeout(Some(shared.config.write_timeout))?;
+    stream.set_nodelay(true)
+}
+
+/// The routing table.
+fn route(x: &mut Exchange) -> Result<Outcome> {
+    match x.req.path() {
+        "/healthz" => healthz(x),
+        "/stream" => demos::stream(x),
+        "/event" => demos::event(x),
+        _ => static_files::serve(x),
+    }
+}
+
+/// Fails with 405 unless the method is GET or HEAD.
+pub fn require_get(req: &Request) -> Result<()> {
+    match req.method.as_str() {
+        "GET" | "HEAD" => Ok(()),
+        _ => Err(Error::MethodNotAllowed("GET, HEAD")),
+    }
+}
+
+fn healthz(x: &mut Exchange) -> Result<Outcome> {
+    require_get(x.req)?;
+    text_head(200)
+        .connection(x.keep_alive, x.req.is_http11())
+        .write_with_body(x.out, b"ok\n", x.req.is_head())?;
+    Ok(Outcome {
+        status: 200,
+        keep_alive: x.keep_alive,
+    })
+}
+
+/// Answers an error found while reading the request, then the caller closes.
+fn reject(out: &mut Counted, peer: SocketAddr, req: Option<&Request>, e: &Error) {
+    let Some(status) = e.status() else {
+        debug!("{peer} gone while sending its request: {e}");
+        return;
+    };
+    let what = req.map_or(String::new(), |r| format!(" \"{} {}\"", r.method, r.target));
+    info!("{peer}{what} {status} ({e})");
+    let head = text_head(status).connection(false, true);
+    let _ = head.write_with_body(out, format!("{e}\n").as_bytes(), false);
+}
+
+/// Answers a handler's error: a one-line reason, `Allow` for 405.
+fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) -> io::Result<()> {
+    let Some(status) = e.status() else {
+        return Err(io::Error::other("peer gone"));
+    };
+    let mut head = text_head(status);
+    if let Error::MethodNotAllowed(allow) = e {
+        head = head.header("Allow", *allow);
+    }
+    head.connection(keep_alive, req.is_http11())
+        .write_with_body(out, format!("{e}\n").as_bytes(), req.is_head())
+}

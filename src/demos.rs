@@ -1,0 +1,145 @@
+//! The two demo streams: `/stream` (chunked text) and `/event` (SSE).
+//!
+//! Each is one `select!` loop over its data, a deadline or a keepalive tick,
+//! the client hanging up and the server shutting down:
+//!
+//! ```text
+//! GET /stream?count=2&interval_ms=1000        GET /event
+//!
+//! 6\r\nstart\n\r\n                             e\r\nid: 1\ndata: 1\n\n\r\n
+//! 7\r\nhoge:0\n\r\n          (1 s later)       e\r\nid: 2\ndata: 2\n\n\r\n   (1 s later)
+//! 7\r\nhoge:1\n\r\n          (1 s later)       ...
+//! 10\r\nmessage is over\n\r\n
+//! 4\r\nbye\n\r\n
+//! 0\r\n\r\n
+//! ```
+//!
+//! `/stream` says `process timeout` instead of `message is over` when
+//! `timeout_ms` passes first, and `bye` always comes last. `/event` counts on
+//! from `Last-Event-ID` + 1 when the browser reconnects.
+
+use std::io;
+use std::time::Duration;
+
+use crossbeam_channel::{after, select, tick};
+
+use crate::connection::{Exchange, Outcome, require_get};
+use crate::error::{Error, Result};
+use crate::request::Request;
+use crate::sse::{Event, SseWriter};
+use crate::streaming::{self, End};
+
+/// Most lines `/stream` may be asked for.
+pub const MAX_COUNT: u64 = 100_000;
+/// Longest interval or timeout a demo may be asked for, in milliseconds.
+pub const MAX_MS: u64 = 3_600_000;
+
+/// `GET /stream?count=5&interval_ms=1000&timeout_ms=10000`.
+pub fn stream(x: &mut Exchange) -> Result<Outcome> {
+    require_get(x.req)?;
+    let count = param(
+        x.req,
+        "count",
+        5,
+        0,
+        MAX_COUNT,
+        "count must be a whole number from 0 to 100000",
+    )?;
+    let interval = millis(x.req, "interval_ms", 1000, INTERVAL_WHY)?;
+    let timeout = millis(x.req, "timeout_ms", 10_000, TIMEOUT_WHY)?;
+    let keep_alive = x.keep_alive;
+    let Some(mut live) = streaming::open(x, "text/plain; charset=utf-8")? else {
+        return Ok(Outcome {
+            status: 200,
+            keep_alive,
+        });
+    };
+    let ticks = tick(interval);
+    let deadline = after(timeout);
+    let ended = (|| -> io::Result<End> {
+        live.body.chunk(b"start\n")?;
+        let mut sent = 0;
+        let last = loop {
+            if sent == count {
+                break Some("message is over\n");
+            }
+            select! {
+                recv(ticks) -> _ => {
+                    live.body.chunk(format!("hoge:{sent}\n").as_bytes())?;
+                    sent += 1;
+                }
+                recv(deadline) -> _ => break Some("process timeout\n"),
+                recv(live.closed()) -> _ => return Ok(End::Gone),
+                recv(live.shutdown()) -> _ => break None,
+            }
+        };
+        if let Some(line) = last {
+            live.body.chunk(line.as_bytes())?;
+        }
+        live.body.chunk(b"bye\n")?;
+        Ok(End::Done)
+    })();
+    Ok(live.finish(ended))
+}
+
+/// `GET /event?interval_ms=1000`, resuming after `Last-Event-ID`.
+pub fn event(x: &mut Exchange) -> Result<Outcome> {
+    require_get(x.req)?;
+    let interval = millis(x.req, "interval_ms", 1000, INTERVAL_WHY)?;
+    let first = match x.req.header("Last-Event-ID").map(str::trim) {
+        None | Some("") => 1,
+        Some(id) => match id.parse::<u64>() {
+            Ok(n) if n < u64::MAX => n + 1,
+            _ => return Err(Error::BadRequest("Last-Event-ID must be a whole number")),
+        },
+    };
+    let keepalive = tick(x.shared.config.stream_keepalive);
+    let keep_alive = x.keep_alive;
+    let Some(mut live) = streaming::open(x, "text/event-stream")? else {
+        return Ok(Outcome {
+            status: 200,
+            keep_alive,
+        });
+    };
+    let ticks = tick(interval);
+    let (closed, shutdown) = (live.closed().clone(), live.shutdown().clone());
+    let mut sse = SseWriter::new(&mut live.body);
+    let ended = (|| -> io::Result<End> {
+        for n in first.. {
+            select! {
+                recv(ticks) -> _ => sse.send(&Event::data(n.to_string()).id(n))?,
+                recv(keepalive) -> _ => sse.comment("keepalive")?,
+                recv(closed) -> _ => return Ok(End::Gone),
+                recv(shutdown) -> _ => return Ok(End::Done),
+            }
+        }
+        Ok(End::Done)
+    })();
+    Ok(live.finish(ended))
+}
+
+/// A numeric query parameter in `min..=max`, or 400 with `why`.
+fn param(
+    req: &Request,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+    why: &'static str,
+) -> Result<u64> {
+    match req.query(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(Error::BadRequest(why)),
+        },
+    }
+}
+
+/// A duration parameter in milliseconds, 1 to [`MAX_MS`].
+fn millis(req: &Request, name: &str, default: u64, why: &'static str) -> Result<Duration> {
+    param(req, name, default, 1, MAX_MS, why).map(Duration::from_millis)
+}
+
+const INTERVAL_WHY: &str = "interval_ms must be a whole number from 1 to 3600000";
+const TIMEOUT_WHY: &str = "timeout_ms must be a whole number from 1 to 3600000";

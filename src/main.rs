@@ -1,0 +1,83 @@
+//! The `tinypush` command: parse the command line, start logging, run.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::thread;
+
+use log::{LevelFilter, error, info, warn};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
+
+use tinypush::cli::{self, Command, Stop};
+use tinypush::{Config, Server};
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args_os()) {
+        Ok(Command::Serve { config, log_level }) => serve(config, log_level),
+        Err(Stop::Info(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(Stop::Usage(line)) => {
+            eprintln!("{}", line.trim_end());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
+    let log_config = ConfigBuilder::new()
+        .set_target_level(LevelFilter::Off)
+        .set_thread_level(LevelFilter::Off)
+        .build();
+    // Colours only on a terminal: escape codes in a log file are noise.
+    let color = if std::io::stderr().is_terminal() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    };
+    // Fails only when a logger is already set; there is none before this.
+    let _ = TermLogger::init(log_level, log_config, TerminalMode::Stderr, color);
+
+    // Each connection holds a descriptor: take all the kernel allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!("open-files limit {limit}"),
+        Err(e) => warn!("cannot raise the open-files limit: {e}"),
+    }
+    let addr = config.addr;
+    let server = match Server::bind(config) {
+        Ok(server) => server,
+        Err(e) => {
+            error!("cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = watch_signals(server.shutdown_handle()) {
+        error!("cannot install signal handlers: {e}");
+        return ExitCode::FAILURE;
+    }
+    server.run();
+    ExitCode::SUCCESS
+}
+
+/// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at once.
+fn watch_signals(handle: tinypush::ShutdownHandle) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let mut seen = 0;
+            for signal in signals.forever() {
+                seen += 1;
+                if seen > 1 {
+                    warn!("signal {signal} again: exiting now");
+                    std::process::exit(1);
+                }
+                info!("signal {signal}: finishing open streams, then exiting");
+                handle.shutdown();
+            }
+        })?;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! The listening socket, the accept loop, and a thread per connection.
+//!
+//! ```text
+//! accept thread ──spawn──► conn-127.0.0.1:50312  (one per connection, small stack)
+//!      │                   conn-127.0.0.1:50318
+//!      └─ over the cap, or no thread to be had: 503 + Retry-After, close
+//! ```
+//!
+//! The accept loop never dies. When `accept` fails, most often because the
+//! process is out of file descriptors (EMFILE), the pending connection stays
+//! in the kernel's queue; we log (at most once a second), wait a moment for
+//! other connections to close, and try again.
+
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use socket2::{Domain, SockRef, Socket, Type};
+
+use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS};
+use crate::connection;
+use crate::conns::Connections;
+use crate::error::{Error, Result};
+use crate::response::text_head;
+use crate::watcher::Watcher;
+
+/// How long the accept loop pauses after a failed `accept`.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// At most one "accept failed" log line per this interval.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// What every connection thread shares.
+pub struct Shared {
+    /// The server's settings.
+    pub config: Config,
+    /// Open connections and the shutdown signal.
+    pub conns: Arc<Connections>,
+    /// The hang-up watcher for streams.
+    pub watcher: Arc<Watcher>,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: Arc<TcpListener>,
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+/// Starts a graceful shutdown from any thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    listener: Arc<TcpListener>,
+    conns: Arc<Connections>,
+}
+
+impl Server {
+    /// Binds the listening socket and starts the watcher.
+    ///
+    /// # Errors
+    /// When the address cannot be bound or the watcher cannot start.
+    pub fn bind(config: Config) -> Result<Server> {
+        let listener = Arc::new(listen(config.addr)?);
+        let addr = listener.local_addr()?;
+        let cap = connection_cap(config.max_connections);
+        let shared = Arc::new(Shared {
+            conns: Connections::new(cap),
+            watcher: Watcher::start()?,
+            config,
+        });
+        Ok(Server {
+            listener,
+            shared,
+            addr,
+        })
+    }
+
+    /// The address actually bound (the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle that can stop this server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            listener: Arc::clone(&self.listener),
+            conns: Arc::clone(&self.shared.conns),
+        }
+    }
+
+    /// Accepts connections until shutdown, then waits for open ones to end,
+    /// at most the drain time.
+    pub fn run(self) {
+        let url = format!("http://{}", self.addr);
+        info!("listening on {url}");
+        info!("try: curl -N {}/stream", try_url(self.addr));
+        let conns = &self.shared.conns;
+        let mut last_log: Option<Instant> = None;
+        loop {
+            match self.listener.accept() {
+                Ok(_) if conns.shutting_down() => break,
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(_) if conns.shutting_down() => break,
+                Err(e) => {
+                    if last_log.is_none_or(|t| t.elapsed() >= ACCEPT_LOG_EVERY) {
+                        warn!(
+                            "accept failed ({e}); {} connections open; backing off",
+                            conns.open()
+                        );
+                        last_log = Some(Instant::now());
+                    }
+                    // Waiting on the shutdown signal rather than sleeping lets
+                    // a shutdown interrupt the pause.
+                    let _ = conns.shutdown_signal().recv_timeout(ACCEPT_BACKOFF);
+                }
+            }
+        }
+        let open = conns.open();
+        info!("shutting down: {open} connections open");
+        if conns.drained(self.shared.config.drain_timeout) {
+            info!("all connections closed");
+        } else {
+            warn!("drain time over; {} connections cut", conns.open());
+        }
+        self.shared.watcher.stop();
+    }
+
+    fn admit(&self, stream: TcpStream, peer: SocketAddr) {
+        let stream = Arc::new(stream);
+        let Some(ticket) = self.shared.conns.admit(&stream) else {
+            debug!(
+                "{peer} refused: {} connections open",
+                self.shared.conns.open()
+            );
+            refuse(&stream, "server at its connection limit");
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name(format!("conn-{peer}"))
+            .stack_size(self.shared.config.thread_stack_bytes)
+            .spawn({
+                let stream = Arc::clone(&stream);
+                move || connection::handle(stream, peer, &shared, ticket)
+            });
+        if let Err(e) = spawned {
+            // The closure, and with it the ticket, was dropped: the place is free.
+            warn!("{peer} refused: cannot start a thread: {e}");
+            refuse(&stream, "server cannot start a thread");
+        }
+    }
+}
+
+impl ShutdownHandle {
+    /// Stops accepting and tells every open stream to end. Idempotent.
+    pub fn shutdown(&self) {
+        self.conns.shutdown();
+        // On Linux, shutting down a listening socket wakes a blocked `accept`
+        // with an error; the accept loop then sees the flag and ends.
+        let _ = SockRef::from(&*self.listener).shutdown(Shutdown::Read);
+    }
+}
+
+/// Binds with a real listen backlog: std's `bind` asks for 128, and a burst
+/// of connects past it drops SYNs, stalling those clients for a second.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// The configured cap, lowered to fit the open-files limit: one descriptor
+/// per connection, and a few kept for everything else.
+fn connection_cap(configured: usize) -> usize {
+    let Ok((soft, _)) = rlimit::getrlimit(rlimit::Resource::NOFILE) else {
+        return configured;
+    };
+    let fit = usize::try_from(soft.saturating_sub(RESERVED_FDS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if fit < configured {
+        warn!("open-files limit {soft} caps connections at {fit} (asked for {configured})");
+    }
+    configured.min(fit)
+}
+
+/// Answers 503 and closes, from the accept thread: the reply is small and
+/// the socket new, so the write does not block.
+fn refuse(stream: &TcpStream, why: &'static str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let error = Error::Unavailable(why);
+    let _ = text_head(503)
+        .header("Retry-After", "1")
+        .connection(false, true)
+        .write_with_body(&mut &*stream, format!("{error}\n").as_bytes(), false);
+    let _ = (&*stream).flush();
+    // FIN after the reply, so the client reads it before the close.
+    let _ = stream.shutdown(Shutdown::Write);
+}
+
+/// An address a user can paste into curl: a wildcard bind is reachable on loopback.
+fn try_url(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    }
+}

@@ -1,0 +1,108 @@
+//! A response that stays open: the head every stream shares, the two
+//! channels that can end it from outside, and how it ends.
+//!
+//! ```text
+//! HTTP/1.1 200 OK\r\n
+//! Content-Type: text/event-stream\r\n
+//! Cache-Control: no-cache\r\n
+//! X-Accel-Buffering: no\r\n
+//! X-Content-Type-Options: nosniff\r\n
+//! Transfer-Encoding: chunked\r\n
+//! \r\n
+//! ```
+//!
+//! `Cache-Control: no-cache` and `X-Accel-Buffering: no` keep proxies
+//! (nginx, CDNs) from holding pieces back; `nosniff` stops a browser from
+//! buffering a `text/plain` stream to guess its type. Over HTTP/1.0 there is
+//! no chunked coding: the body is sent raw and ends when we close.
+//!
+//! A handler gets a [`Live`] stream and runs its own `select!` over its data
+//! plus [`Live::closed`] (the client hung up; see `watcher.rs`) and
+//! [`Live::shutdown`] (the server is stopping; end the body cleanly).
+
+use std::io;
+use std::net::SocketAddr;
+
+use crossbeam_channel::Receiver;
+use log::info;
+
+use crate::chunked::ChunkedWriter;
+use crate::connection::{Counted, Exchange, Outcome};
+use crate::error::Result;
+use crate::response::Head;
+use crate::watcher::Watch;
+
+/// An open stream: the body writer and the channels that can end it.
+pub struct Live<'x> {
+    /// The body; each `chunk` is flushed at once.
+    pub body: ChunkedWriter<&'x mut Counted>,
+    watch: Watch,
+    shutdown: &'x Receiver<()>,
+    peer: SocketAddr,
+    keep_alive: bool,
+}
+
+/// How a stream's loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// It said all it had, or the server is stopping: end the body cleanly.
+    Done,
+    /// The client hung up.
+    Gone,
+}
+
+/// Sends the stream's head and starts watching for a hang-up. Returns `None`
+/// for a HEAD request, which gets the head alone.
+///
+/// # Errors
+/// `Io` when the head cannot be written or the socket cannot be watched.
+pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<Option<Live<'x>>> {
+    let http11 = x.req.is_http11();
+    // HTTP/1.0 streams end with the connection, so they cannot keep it alive.
+    let keep_alive = x.keep_alive && http11;
+    let mut head = Head::new(200)
+        .header("Content-Type", content_type)
+        .header("Cache-Control", "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .header("X-Content-Type-Options", "nosniff");
+    if http11 {
+        head = head.header("Transfer-Encoding", "chunked");
+    }
+    head.connection(keep_alive, http11).write_to(x.out)?;
+    if x.req.is_head() {
+        return Ok(None);
+    }
+    Ok(Some(Live {
+        watch: x.shared.watcher.watch(x.stream)?,
+        shutdown: x.shared.conns.shutdown_signal(),
+        peer: x.peer,
+        keep_alive,
+        body: ChunkedWriter::new(&mut *x.out, http11),
+    }))
+}
+
+impl Live<'_> {
+    /// Reports disconnection once the client has hung up.
+    pub fn closed(&self) -> &Receiver<()> {
+        self.watch.closed()
+    }
+
+    /// Reports disconnection once the server is shutting down.
+    pub fn shutdown(&self) -> &Receiver<()> {
+        self.shutdown
+    }
+
+    /// Ends the stream: the last chunk when the loop ended cleanly, a
+    /// `session closed` log line when the client left (seen by the watcher,
+    /// or as a failed write).
+    pub fn finish(self, ended: io::Result<End>) -> Outcome {
+        let clean = matches!(ended, Ok(End::Done)) && self.body.finish().is_ok();
+        if !clean {
+            info!("{} session closed", self.peer);
+        }
+        Outcome {
+            status: 200,
+            keep_alive: clean && self.keep_alive,
+        }
+    }
+}
