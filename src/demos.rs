@@ -7,7 +7,7 @@
 //! GET /stream?count=2&interval_ms=1000        GET /event
 //!
 //! 6\r\nstart\n\r\n                             e\r\nid: 1\ndata: 1\n\n\r\n
-//! 7\r\nhoge:0\n\r\n          (1 s later)       e\r\nid: 2\ndata: 2\n\n\r\n   (1 s later)
+//! 7\r\nhoge:0\n\r\n          (1 s later)       f\r\nid: 2\ndata: 2\n\n\r\n   (1 s later)
 //! 7\r\nhoge:1\n\r\n          (1 s later)       ...
 //! 10\r\nmessage is over\n\r\n
 //! 4\r\nbye\n\r\n

@@ -180,7 +180,7 @@ mod tests {
         let out = body.finish().unwrap();
         assert_eq!(
             out,
-            b"e\r\nid: 1\ndata: 1\n\n\r\ne\r\n: keepalive\n\n\r\n0\r\n\r\n"
+            b"f\r\nid: 1\ndata: 1\n\n\r\nd\r\n: keepalive\n\n\r\n0\r\n\r\n"
         );
     }
 }
