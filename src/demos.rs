@@ -6,7 +6,7 @@
 //! ```text
 //! GET /stream?count=2&interval_ms=1000        GET /event
 //!
-//! 6\r\nstart\n\r\n                             e\r\nid: 1\ndata: 1\n\n\r\n
+//! 6\r\nstart\n\r\n                             f\r\nid: 1\ndata: 1\n\n\r\n
 //! 7\r\nhoge:0\n\r\n          (1 s later)       f\r\nid: 2\ndata: 2\n\n\r\n   (1 s later)
 //! 7\r\nhoge:1\n\r\n          (1 s later)       ...
 //! 10\r\nmessage is over\n\r\n
@@ -105,7 +105,9 @@ pub fn event(x: &mut Exchange) -> Result<Outcome> {
     let (closed, shutdown) = (live.closed().clone(), live.shutdown().clone());
     let mut sse = SseWriter::new(&mut live.body);
     let ended = (|| -> io::Result<End> {
-        for n in first.. {
+        // The first event at once, so a new page shows a number right away.
+        sse.send(&Event::data(first.to_string()).id(first))?;
+        for n in first + 1.. {
             select! {
                 recv(ticks) -> _ => sse.send(&Event::data(n.to_string()).id(n))?,
                 recv(keepalive) -> _ => sse.comment("keepalive")?,

@@ -1,0 +1,354 @@
+//! Shared helpers: a real server on 127.0.0.1 port 0 (in this process, or
+//! the binary as a child), and a raw-socket client whose every byte is
+//! visible in the test.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, unbounded};
+use tinypush::{Config, Server, ShutdownHandle};
+
+/// How long any single read in a test may block before the test fails.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The contents of the static folder every test server gets.
+pub const INDEX_HTML: &str = "<!doctype html><title>t</title>\n";
+
+/// A server running on a named thread of this test process.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub handle: ShutdownHandle,
+    pub static_dir: PathBuf,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// Starts a server with the default config, changed by `tweak`.
+pub fn start_server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let static_dir = static_dir();
+    let mut config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        static_dir: static_dir.clone(),
+        drain_timeout: Duration::from_secs(2),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let server = Server::bind(config).expect("bind 127.0.0.1:0");
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    thread::Builder::new()
+        .name(format!("server-{}", addr.port()))
+        .spawn(move || server.run())
+        .expect("spawn server thread");
+    TestServer {
+        addr,
+        handle,
+        static_dir,
+    }
+}
+
+/// Starts a server with the default config.
+pub fn start_server() -> TestServer {
+    start_server_with(|_| {})
+}
+
+/// A fresh static folder with index.html, app.js, style.css, data.json,
+/// logo.svg, a.png, favicon.ico, notes.txt, blob.bin and sub/index.html.
+pub fn static_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("static-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let files: &[(&str, &[u8])] = &[
+        ("index.html", INDEX_HTML.as_bytes()),
+        ("app.js", b"console.log(1);\n"),
+        ("style.css", b"body{}\n"),
+        ("data.json", b"{\"a\":1}\n"),
+        ("logo.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n"),
+        ("a.png", b"\x89PNG\r\n\x1a\n"),
+        ("favicon.ico", b"\x00\x00\x01\x00"),
+        ("notes.txt", b"hello\n"),
+        ("blob.bin", b"\x00\x01\x02"),
+        ("sub/index.html", b"<p>sub</p>\n"),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    dir
+}
+
+/// A raw HTTP client over one TCP connection.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// A response head as received.
+#[derive(Debug)]
+pub struct Head {
+    /// The head's exact text, blank line included.
+    pub raw: String,
+    pub status: u16,
+}
+
+impl Head {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.raw.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Connects with a read timeout, so a hang is a failure, not a stuck test.
+pub fn connect(addr: SocketAddr) -> Client {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    Client {
+        stream,
+        buf: Vec::new(),
+    }
+}
+
+impl Client {
+    /// Writes raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let n = self.stream.read(&mut chunk).expect("read (timed out?)");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// Reads up to and including the blank line after the head.
+    pub fn head(&mut self) -> Head {
+        loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let raw: Vec<u8> = self.buf.drain(..end + 4).collect();
+                let raw = String::from_utf8(raw).expect("head is UTF-8");
+                let status = raw[9..12].parse().expect("status code");
+                return Head { raw, status };
+            }
+            assert!(
+                self.fill() > 0,
+                "connection closed before a full head; got {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+        }
+    }
+
+    /// Reads exactly `n` body bytes.
+    pub fn body(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(self.fill() > 0, "connection closed inside a body");
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// Reads a head and its Content-Length body.
+    pub fn response(&mut self) -> (Head, String) {
+        let head = self.head();
+        let len = head
+            .header("Content-Length")
+            .expect("Content-Length")
+            .parse()
+            .unwrap();
+        let body = self.body(len);
+        (head, String::from_utf8(body).expect("UTF-8 body"))
+    }
+
+    /// Reads one whole chunk frame, exactly as sent: `size\r\ndata\r\n`.
+    pub fn raw_chunk(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(end) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let size_text = std::str::from_utf8(&self.buf[..end]).expect("chunk size is ASCII");
+                let size = usize::from_str_radix(size_text, 16).expect("hex chunk size");
+                let total = end + 2 + size + 2;
+                while self.buf.len() < total {
+                    assert!(self.fill() > 0, "connection closed inside a chunk");
+                }
+                return self.buf.drain(..total).collect();
+            }
+            assert!(self.fill() > 0, "connection closed before a chunk");
+        }
+    }
+
+    /// Reads one chunk and returns its data (empty for the last chunk).
+    pub fn chunk(&mut self) -> String {
+        let raw = self.raw_chunk();
+        let start = raw.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        String::from_utf8(raw[start..raw.len() - 2].to_vec()).expect("UTF-8 chunk")
+    }
+
+    /// Reads until the server closes; returns everything not yet read.
+    pub fn read_to_end(&mut self) -> Vec<u8> {
+        while self.fill() > 0 {}
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Asserts the server closes the connection with nothing more to say.
+    pub fn expect_closed(&mut self) {
+        let rest = self.read_to_end();
+        assert!(
+            rest.is_empty(),
+            "expected close, got {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+}
+
+/// Sends one request on a new connection and reads the head and body.
+pub fn get(addr: SocketAddr, raw: &[u8]) -> (Head, String) {
+    let mut c = connect(addr);
+    c.send(raw);
+    c.response()
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes; for states
+/// no event announces (a thread exiting). Returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The `tinypush` binary running as a child process, its stderr collected.
+pub struct ChildServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl ChildServer {
+    /// Starts `tinypush serve --addr 127.0.0.1:0 ARGS`, through `sh -c` with
+    /// `prefix` before it (e.g. `ulimit -n 64;`), and waits for its port.
+    pub fn start_with_prefix(prefix: &str, args: &[&str]) -> ChildServer {
+        let bin = env!("CARGO_BIN_EXE_tinypush");
+        let dir = static_dir();
+        let mut line = format!(
+            "{prefix} exec '{bin}' serve --addr 127.0.0.1:0 --static-dir '{}' --log-level debug",
+            dir.display()
+        );
+        for a in args {
+            line.push_str(&format!(" '{a}'"));
+        }
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tinypush");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = unbounded();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = ChildServer {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            lines: rx,
+            seen: Vec::new(),
+        };
+        let line = server.wait_log("listening on http://");
+        let addr = line.rsplit("http://").next().unwrap().trim();
+        server.addr = addr.parse().expect("address in the listening line");
+        server
+    }
+
+    /// Starts `tinypush serve --addr 127.0.0.1:0 ARGS`.
+    pub fn start(args: &[&str]) -> ChildServer {
+        Self::start_with_prefix("", args)
+    }
+
+    /// Waits (at most 5 s) for a log line containing `needle`; returns it.
+    pub fn wait_log(&mut self, needle: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
+        let end = Instant::now() + READ_TIMEOUT;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line with {needle:?} in 5 s; seen:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// The number of threads the server process has now.
+    pub fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits at most `limit` for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
