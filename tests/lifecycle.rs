@@ -192,3 +192,22 @@ fn accept_survives_running_out_of_descriptors() {
         "server still running"
     );
 }
+
+#[test]
+fn client_that_never_reads_is_dropped_after_the_write_timeout() {
+    let mut server = ChildServer::start(&["--write-timeout", "200ms"]);
+    // Far more than the socket buffers on both sides can hold.
+    std::fs::write(server.static_dir.join("big.bin"), vec![7u8; 64 << 20]).unwrap();
+    let baseline = server.threads();
+    let mut c = connect(server.addr);
+    c.send(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+    server.wait_log("connected");
+    // The client holds the connection and reads nothing: the server's write
+    // stalls, times out, and the thread ends.
+    assert!(
+        wait_until(Duration::from_secs(3), || server.threads() == baseline),
+        "threads: {} (baseline {baseline})",
+        server.threads()
+    );
+    drop(c);
+}

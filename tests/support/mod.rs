@@ -239,6 +239,7 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 pub struct ChildServer {
     pub child: Child,
     pub addr: SocketAddr,
+    pub static_dir: PathBuf,
     lines: Receiver<String>,
     seen: Vec<String>,
 }
@@ -277,6 +278,7 @@ impl ChildServer {
         let mut server = ChildServer {
             child,
             addr: "127.0.0.1:0".parse().unwrap(),
+            static_dir: dir,
             lines: rx,
             seen: Vec::new(),
         };
