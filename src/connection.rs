@@ -16,10 +16,10 @@
 //! start a new request. An error from a handler (404, 405, a bad parameter)
 //! comes after a complete request, so keep-alive goes on.
 
-use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
@@ -191,7 +191,7 @@ fn healthz(x: &mut Exchange) -> Result<Outcome> {
     })
 }
 
-/// Answers an error found while reading the request, then the caller closes.
+/// Answers an error found while reading the request, then closes gently.
 fn reject(out: &mut Counted, peer: SocketAddr, req: Option<&Request>, e: &Error) {
     let Some(status) = e.status() else {
         debug!("{peer} gone while sending its request: {e}");
@@ -200,7 +200,41 @@ fn reject(out: &mut Counted, peer: SocketAddr, req: Option<&Request>, e: &Error)
     let what = req.map_or(String::new(), |r| format!(" \"{} {}\"", r.method, r.target));
     info!("{peer}{what} {status} ({e})");
     let head = text_head(status).connection(false, true);
-    let _ = head.write_with_body(out, format!("{e}\n").as_bytes(), false);
+    if head
+        .write_with_body(out, format!("{e}\n").as_bytes(), false)
+        .is_ok()
+    {
+        linger_close(&out.stream);
+    }
+}
+
+/// How long, and how many bytes, a lingering close reads before giving up.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Closes after an error without destroying the error reply. Closing a
+/// socket that still has unread bytes (the rest of an oversized head, a body
+/// we refused) makes the kernel send a reset, and a reset can discard our
+/// reply before the client reads it (RFC 9112, section 9.6). So: send FIN,
+/// then read and drop what the client still sends until it closes too, for
+/// a bounded time and byte count.
+fn linger_close(stream: &TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut scratch = [0u8; 4096];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match (&*stream).read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 /// Answers a handler's error: a one-line reason, `Allow` for 405.
