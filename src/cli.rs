@@ -95,6 +95,32 @@ struct ServeArgs {
     /// On SIGINT/SIGTERM, how long open streams get to end before exit.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     drain_timeout: Duration,
+    /// An origin (like https://example.com) allowed to open WebSockets besides
+    /// the server's own; repeatable; '*' allows every origin.
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
+    /// A WebSocket subprotocol we speak; repeatable, in order of preference.
+    #[arg(long = "ws-protocol", value_name = "NAME")]
+    ws_protocols: Vec<String>,
+    /// Largest WebSocket message; past it: close 1009.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    ws_max_message: usize,
+    /// Largest WebSocket frame; past it: close 1009.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    ws_max_frame: usize,
+    /// How often to ping WebSocket clients.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    ws_ping_interval: Duration,
+    /// Close a WebSocket client silent this long.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    ws_timeout: Duration,
+    /// How often /ws sends its heartbeat message.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    ws_heartbeat: Duration,
+    /// Outgoing messages queued per WebSocket; a client that falls further
+    /// behind is closed with 1008.
+    #[arg(long, default_value_t = crate::config::WS_QUEUE, value_name = "N")]
+    ws_queue: usize,
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -121,10 +147,19 @@ where
         }
     })?;
     let Sub::Serve(a) = cli.command;
-    if a.max_connections == 0 || a.max_headers == 0 {
+    if a.max_connections == 0 || a.max_headers == 0 || a.ws_queue == 0 {
         return Err(Stop::Usage(
-            "--max-connections and --max-headers must be at least 1".into(),
+            "tinypush: --max-connections, --max-headers and --ws-queue must be at least 1".into(),
         ));
+    }
+    let zero = [
+        ("--ws-ping-interval", a.ws_ping_interval),
+        ("--ws-timeout", a.ws_timeout),
+        ("--ws-heartbeat", a.ws_heartbeat),
+        ("--stream-keepalive", a.stream_keepalive),
+    ];
+    if let Some((flag, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
+        return Err(Stop::Usage(format!("tinypush: {flag} must be more than 0")));
     }
     let config = Config {
         addr: a.addr,
@@ -139,6 +174,14 @@ where
         thread_stack_bytes: a.thread_stack,
         stream_keepalive: a.stream_keepalive,
         drain_timeout: a.drain_timeout,
+        allow_origins: a.allow_origins,
+        ws_protocols: a.ws_protocols,
+        ws_max_message_bytes: a.ws_max_message,
+        ws_max_frame_bytes: a.ws_max_frame,
+        ws_ping_interval: a.ws_ping_interval,
+        ws_timeout: a.ws_timeout,
+        ws_heartbeat: a.ws_heartbeat,
+        ws_queue: a.ws_queue,
     };
     Ok(Command::Serve {
         config,

@@ -32,6 +32,16 @@ pub const STREAM_KEEPALIVE: Duration = Duration::from_secs(25);
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pending connections the kernel may queue for us (std's `bind` uses 128).
 pub const LISTEN_BACKLOG: i32 = 1024;
+/// Largest WebSocket message, and largest single frame, we accept.
+pub const WS_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// How often the server pings a WebSocket client.
+pub const WS_PING_INTERVAL: Duration = Duration::from_secs(25);
+/// A WebSocket client silent this long (no frame, no pong) is closed.
+pub const WS_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often `/ws` sends its `heartbeat` text message.
+pub const WS_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Outgoing messages queued per WebSocket before its client counts as too slow.
+pub const WS_QUEUE: usize = 256;
 /// Descriptors kept free for the listener, the watcher, logs and static files.
 pub const RESERVED_FDS: u64 = 32;
 
@@ -62,6 +72,22 @@ pub struct Config {
     pub stream_keepalive: Duration,
     /// See [`DRAIN_TIMEOUT`].
     pub drain_timeout: Duration,
+    /// Origins allowed to open a WebSocket besides the server's own; `*` allows all.
+    pub allow_origins: Vec<String>,
+    /// WebSocket subprotocols we speak, in order of preference.
+    pub ws_protocols: Vec<String>,
+    /// See [`WS_MAX_MESSAGE_BYTES`].
+    pub ws_max_message_bytes: usize,
+    /// See [`WS_MAX_MESSAGE_BYTES`].
+    pub ws_max_frame_bytes: usize,
+    /// See [`WS_PING_INTERVAL`].
+    pub ws_ping_interval: Duration,
+    /// See [`WS_TIMEOUT`].
+    pub ws_timeout: Duration,
+    /// See [`WS_HEARTBEAT`].
+    pub ws_heartbeat: Duration,
+    /// See [`WS_QUEUE`].
+    pub ws_queue: usize,
 }
 
 impl Default for Config {
@@ -81,6 +107,14 @@ impl Default for Config {
             thread_stack_bytes: THREAD_STACK_BYTES,
             stream_keepalive: STREAM_KEEPALIVE,
             drain_timeout: DRAIN_TIMEOUT,
+            allow_origins: Vec::new(),
+            ws_protocols: Vec::new(),
+            ws_max_message_bytes: WS_MAX_MESSAGE_BYTES,
+            ws_max_frame_bytes: WS_MAX_MESSAGE_BYTES,
+            ws_ping_interval: WS_PING_INTERVAL,
+            ws_timeout: WS_TIMEOUT,
+            ws_heartbeat: WS_HEARTBEAT,
+            ws_queue: WS_QUEUE,
         }
     }
 }

@@ -26,6 +26,7 @@ use log::{debug, info};
 use crate::body;
 use crate::conns::Ticket;
 use crate::demos;
+use crate::echo;
 use crate::error::{Error, Result};
 use crate::request::{Inbound, Request, Wait};
 use crate::response::text_head;
@@ -38,6 +39,8 @@ pub struct Exchange<'a> {
     pub req: &'a Request,
     /// The request body, already read in full.
     pub body: Vec<u8>,
+    /// The connection's read side, holding any bytes past this request.
+    pub inbound: &'a mut Inbound,
     /// Where the response goes; counts the bytes for the access log.
     pub out: &'a mut Counted,
     /// The socket itself, for the hang-up watcher.
@@ -121,6 +124,7 @@ pub fn handle(stream: Arc<TcpStream>, peer: SocketAddr, shared: &Shared, ticket:
         let mut exchange = Exchange {
             req: &req,
             body,
+            inbound: &mut inbound,
             out: &mut out,
             stream: &stream,
             peer,
@@ -168,6 +172,8 @@ fn route(x: &mut Exchange) -> Result<Outcome> {
         "/healthz" => healthz(x),
         "/stream" => demos::stream(x),
         "/event" => demos::event(x),
+        "/echo" | "/socket" => echo::echo(x, false),
+        "/ws" => echo::echo(x, true),
         _ => static_files::serve(x),
     }
 }
@@ -243,8 +249,10 @@ fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) ->
         return Err(io::Error::other("peer gone"));
     };
     let mut head = text_head(status);
-    if let Error::MethodNotAllowed(allow) = e {
-        head = head.header("Allow", *allow);
+    match e {
+        Error::MethodNotAllowed(allow) => head = head.header("Allow", *allow),
+        Error::UpgradeRequired => head = head.header("Sec-WebSocket-Version", "13"),
+        _ => {}
     }
     head.connection(keep_alive, req.is_http11())
         .write_with_body(out, format!("{e}\n").as_bytes(), req.is_head())

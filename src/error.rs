@@ -22,12 +22,16 @@ pub enum Error {
     BodyTooLarge(usize),
     /// A body-carrying method came with neither Content-Length nor chunked coding.
     LengthRequired,
+    /// The request's origin may not use this resource (a WebSocket from another site).
+    Forbidden(&'static str),
     /// No route and no static file for this path.
     NotFound,
     /// The path exists but not for this method; holds the `Allow` value.
     MethodNotAllowed(&'static str),
     /// The request line names an HTTP version other than 1.0 or 1.1.
     VersionNotSupported,
+    /// A WebSocket upgrade for a protocol version other than 13.
+    UpgradeRequired,
     /// The server cannot take this connection now (connection cap, no thread).
     Unavailable(&'static str),
     /// Reading or writing the socket failed; usually the peer hung up.
@@ -42,11 +46,13 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::BadRequest(_) => Some(400),
+            Error::Forbidden(_) => Some(403),
             Error::NotFound => Some(404),
             Error::MethodNotAllowed(_) => Some(405),
             Error::Timeout => Some(408),
             Error::LengthRequired => Some(411),
             Error::BodyTooLarge(_) => Some(413),
+            Error::UpgradeRequired => Some(426),
             Error::HeadTooLarge(_) | Error::TooManyHeaders(_) => Some(431),
             Error::VersionNotSupported => Some(505),
             Error::Unavailable(_) => Some(503),
@@ -64,9 +70,11 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("request not received in time"),
             Error::BodyTooLarge(max) => write!(f, "request body over {max} bytes"),
             Error::LengthRequired => f.write_str("a body needs Content-Length or chunked coding"),
+            Error::Forbidden(why) => f.write_str(why),
             Error::NotFound => f.write_str("not found"),
             Error::MethodNotAllowed(allow) => write!(f, "method not allowed; use {allow}"),
             Error::VersionNotSupported => f.write_str("only HTTP/1.0 and HTTP/1.1 are served"),
+            Error::UpgradeRequired => f.write_str("only WebSocket version 13 is supported"),
             Error::Unavailable(why) => f.write_str(why),
             Error::Io(e) => write!(f, "i/o: {e}"),
         }

@@ -29,6 +29,7 @@ pub mod config;
 pub mod connection;
 pub mod conns;
 pub mod demos;
+pub mod echo;
 pub mod error;
 pub mod request;
 pub mod response;
@@ -36,7 +37,9 @@ pub mod server;
 pub mod sse;
 pub mod static_files;
 pub mod streaming;
+pub mod upgrade;
 pub mod watcher;
+pub mod ws;
 
 pub use config::Config;
 pub use error::{Error, Result};

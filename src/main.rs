@@ -30,6 +30,8 @@ fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
     let log_config = ConfigBuilder::new()
         .set_target_level(LevelFilter::Off)
         .set_thread_level(LevelFilter::Off)
+        // tungstenite's own frame-by-frame lines; ours say the same with the peer.
+        .add_filter_ignore_str("tungstenite")
         .build();
     // Colours only on a terminal: escape codes in a log file are noise.
     let color = if std::io::stderr().is_terminal() {

@@ -203,6 +203,11 @@ impl Inbound {
         self.buf.drain(..n).collect()
     }
 
+    /// Removes and returns every buffered byte (for a protocol switch).
+    pub fn take_all(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     /// Frees the buffer's memory when it holds nothing; called before a long
     /// stream so an idle subscriber keeps no spare capacity.
     pub fn shrink(&mut self) {

@@ -1,0 +1,40 @@
+//! The WebSocket demo endpoints: `/echo` and `/socket` send every message
+//! back; `/ws` does too, and sends a `heartbeat` text message every second.
+//!
+//! ```text
+//! client → server   81 85 <mask> <"hello" masked>     text "hello", masked
+//! server → client   81 05 68 65 6c 6c 6f              text "hello"
+//! server → client   81 09 "heartbeat"                 (/ws only, every second)
+//! ```
+//!
+//! The handler runs on the connection's own thread, which becomes the
+//! reader; the echo is a plain loop over incoming messages.
+
+use std::sync::Arc;
+
+use crate::connection::{Exchange, Outcome};
+use crate::error::Result;
+use crate::upgrade;
+use crate::ws::{self, Options};
+
+/// `GET /echo`, `GET /socket` (no heartbeat) and `GET /ws` (heartbeat).
+pub fn echo(x: &mut Exchange, heartbeat: bool) -> Result<Outcome> {
+    let accepted = upgrade::check(x.req, &x.shared.config)?;
+    upgrade::switching_head(&accepted).write_to(x.out)?;
+    let mut options = Options::from_config(&x.shared.config);
+    if heartbeat {
+        options.heartbeat = Some(x.shared.config.ws_heartbeat);
+    }
+    let leftover = x.inbound.take_all();
+    let shutdown = x.shared.conns.shutdown_signal().clone();
+    let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, &options, shutdown)?;
+    for message in incoming {
+        if conn.send(message).is_err() {
+            break;
+        }
+    }
+    Ok(Outcome {
+        status: 101,
+        keep_alive: false,
+    })
+}
