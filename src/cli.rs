@@ -24,6 +24,8 @@ pub enum Command {
         /// Most verbose log level shown.
         log_level: LevelFilter,
     },
+    /// Run the WebSocket client.
+    Client(crate::client::Options),
 }
 
 /// Why parsing stopped: either text to print and exit 0 (help, version), or a
@@ -52,6 +54,23 @@ struct Cli {
 enum Sub {
     /// Serve the demo endpoints and static files.
     Serve(ServeArgs),
+    /// Connect to a WebSocket, send a message every interval, print what comes back.
+    Client(ClientArgs),
+}
+
+#[derive(Args, Debug)]
+struct ClientArgs {
+    /// The WebSocket to connect to, like ws://127.0.0.1:8080/echo.
+    url: String,
+    /// Text to send each interval.
+    #[arg(long, default_value = "hello")]
+    message: String,
+    /// Time between sends.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    interval: Duration,
+    /// Sends before closing (default: until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -146,7 +165,17 @@ where
             _ => Stop::Usage(first_line(&e)),
         }
     })?;
-    let Sub::Serve(a) = cli.command;
+    let a = match cli.command {
+        Sub::Serve(a) => a,
+        Sub::Client(c) => {
+            return Ok(Command::Client(crate::client::Options {
+                url: c.url,
+                message: c.message,
+                interval: c.interval,
+                count: c.count,
+            }));
+        }
+    };
     if a.max_connections == 0 || a.max_headers == 0 || a.ws_queue == 0 {
         return Err(Stop::Usage(
             "tinypush: --max-connections, --max-headers and --ws-queue must be at least 1".into(),

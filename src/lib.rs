@@ -25,6 +25,7 @@
 pub mod body;
 pub mod chunked;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod connection;
 pub mod conns;

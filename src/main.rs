@@ -2,6 +2,8 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use log::{LevelFilter, error, info, warn};
@@ -15,6 +17,7 @@ use tinypush::{Config, Server};
 fn main() -> ExitCode {
     match cli::parse(std::env::args_os()) {
         Ok(Command::Serve { config, log_level }) => serve(config, log_level),
+        Ok(Command::Client(options)) => client(&options),
         Err(Stop::Info(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -61,6 +64,24 @@ fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
     }
     server.run();
     ExitCode::SUCCESS
+}
+
+fn client(options: &tinypush::client::Options) -> ExitCode {
+    // Ctrl-C sets the flag; the client then closes properly.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            eprintln!("tinypush: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match tinypush::client::run(options, &stop) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(line) => {
+            eprintln!("tinypush: {line}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at once.

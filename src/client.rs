@@ -1,0 +1,183 @@
+//! `tinypush client`: a small WebSocket client for trying the server.
+//!
+//! ```text
+//! $ tinypush client ws://127.0.0.1:8080/echo --message hi --count 2
+//! 2026-11-21T20:11:15.123Z hi
+//! 2026-11-21T20:11:16.124Z hi
+//! ```
+//!
+//! It sends `--message` every `--interval`, `--count` times or until Ctrl-C,
+//! and prints each message it receives with a timestamp. Then it closes
+//! properly: a close frame with 1000, and at most a second's wait for the
+//! server's close reply. One thread: the socket has a short read timeout,
+//! so the loop wakes to send on time and to notice Ctrl-C.
+
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::Uri;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Error as WsError, Message, WebSocket};
+
+/// What `tinypush client` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `ws://host:port/path`.
+    pub url: String,
+    /// Text sent each interval.
+    pub message: String,
+    /// Time between sends.
+    pub interval: Duration,
+    /// Sends before closing; `None` sends until Ctrl-C.
+    pub count: Option<u64>,
+}
+
+/// How long the client waits for replies after its last send.
+const REPLY_WAIT: Duration = Duration::from_secs(5);
+/// How long it waits for the server's close reply.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// How often the loop wakes to check the clock and Ctrl-C.
+const POLL: Duration = Duration::from_millis(50);
+/// Longest wait for the TCP connection and for the handshake reply.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// Runs the client until `count` sends and their replies, or `stop`.
+///
+/// # Errors
+/// One line saying why: a bad URL, a refused connection, a rejected
+/// handshake (with its status), or a broken connection.
+pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
+    if !options.url.starts_with("ws://") {
+        return Err(format!("{}: only ws:// URLs are supported", options.url));
+    }
+    let mut socket = connect(&options.url)?;
+    let mut sent = 0u64;
+    let mut replies = 0u64;
+    let mut next_send = Instant::now();
+    let mut last_send = Instant::now();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let sending_done = options.count.is_some_and(|n| sent >= n);
+        if sending_done && (replies >= sent || last_send.elapsed() >= REPLY_WAIT) {
+            break;
+        }
+        if !sending_done && Instant::now() >= next_send {
+            socket
+                .send(Message::text(options.message.clone()))
+                .map_err(|e| format!("send failed: {e}"))?;
+            sent += 1;
+            last_send = Instant::now();
+            next_send += options.interval;
+        }
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                print_line(&text);
+                if text.as_str() == options.message {
+                    replies += 1;
+                }
+            }
+            Ok(Message::Binary(bytes)) => print_line(&format!("({} bytes of binary)", bytes.len())),
+            Ok(Message::Close(frame)) => {
+                let (code, reason) = frame.map_or((1005, String::new()), |f| {
+                    (u16::from(f.code), f.reason.to_string())
+                });
+                eprintln!("server closed the connection: {code} {reason}");
+                return drain_close(&mut socket);
+            }
+            Ok(_) => {}
+            Err(WsError::Io(e)) if is_timeout(&e) => {}
+            Err(e) => return Err(format!("connection lost: {e}")),
+        }
+    }
+    let _ = socket.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }));
+    drain_close(&mut socket)
+}
+
+/// Connects the TCP socket ourselves (so a refusal says why), then does
+/// the handshake over it.
+fn connect(url: &str) -> Result<Socket, String> {
+    let uri: Uri = url.parse().map_err(|e| format!("{url}: bad URL: {e}"))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("{url}: bad URL: no host"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    let addrs: Vec<SocketAddr> = (host.trim_matches(['[', ']']), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{url}: cannot resolve {host}: {e}"))?
+        .collect();
+    let stream = addrs
+        .iter()
+        .map(|addr| TcpStream::connect_timeout(addr, CONNECT_TIMEOUT))
+        .find_map(Result::ok)
+        .ok_or_else(|| {
+            match addrs
+                .first()
+                .map(|a| TcpStream::connect_timeout(a, CONNECT_TIMEOUT))
+            {
+                Some(Err(e)) => format!("{url}: cannot connect: {e}"),
+                _ => format!("{url}: cannot connect"),
+            }
+        })?;
+    // The handshake must not hang on a server that never answers.
+    stream
+        .set_read_timeout(Some(CONNECT_TIMEOUT))
+        .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+    let (socket, _) =
+        tungstenite::client(url, MaybeTlsStream::Plain(stream)).map_err(|e| match e {
+            HandshakeError::Failure(WsError::Http(response)) => {
+                let status = response.status();
+                let reason = status.canonical_reason().unwrap_or("");
+                format!("{url}: handshake rejected: {} {reason}", status.as_u16())
+            }
+            HandshakeError::Failure(e) => format!("{url}: handshake failed: {e}"),
+            HandshakeError::Interrupted(_) => format!("{url}: handshake timed out"),
+        })?;
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream
+            .set_read_timeout(Some(POLL))
+            .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+    }
+    Ok(socket)
+}
+
+/// After our close frame (or the server's): read until the server's close
+/// reply ends the connection, at most [`CLOSE_WAIT`].
+fn drain_close(socket: &mut Socket) -> Result<(), String> {
+    let deadline = Instant::now() + CLOSE_WAIT;
+    while Instant::now() < deadline {
+        match socket.read() {
+            Ok(Message::Text(text)) => print_line(&text),
+            Ok(_) => {}
+            Err(WsError::Io(e)) if is_timeout(&e) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    eprintln!("no close reply from the server within {CLOSE_WAIT:?}");
+    Ok(())
+}
+
+fn print_line(text: &str) {
+    println!(
+        "{} {text}",
+        humantime::format_rfc3339_millis(SystemTime::now())
+    );
+}
+
+/// A read that ended without data: the poll timeout, or a signal (Ctrl-C
+/// interrupts a read that has a timeout; the loop then sees the flag).
+fn is_timeout(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+    matches!(e.kind(), WouldBlock | TimedOut | Interrupted)
+}
