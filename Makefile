@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test lint release check
+.PHONY: run test lint release check autobahn
 
 run:
 	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static
@@ -18,3 +18,7 @@ check: lint test
 
 release:
 	$(CARGO) build --release
+
+# Autobahn|TestSuite cases 1-7 and 10 against /echo; HTML report in reports/autobahn/.
+autobahn: release
+	python3 tests/autobahn/run.py

@@ -373,8 +373,12 @@ impl Incoming {
                     // Written here, at once, so the close frame is on the
                     // wire before anything can shut the socket down.
                     let _ = context.close(&mut feed, Some(frame.clone()));
+                    // "Fail the WebSocket Connection" (RFC 6455, 7.1.7): no
+                    // close handshake to wait for, so FIN now; the reader
+                    // drains until the client closes too.
+                    let _ = self.inner.stream.shutdown(Shutdown::Write);
                     self.closing = true;
-                    // The writer then waits for the client's reply, bounded.
+                    // The writer stops sending and bounds the wait for the client.
                     let _ = self.inner.close_requests.try_send(frame);
                     // The rest of these bytes follow a framing error: unusable.
                     return Continue(());
