@@ -15,6 +15,8 @@ use log::LevelFilter;
 use crate::config::Config;
 
 /// What the user asked for.
+// Built once at start: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Command {
     /// Run the server.
@@ -50,6 +52,8 @@ struct Cli {
     command: Sub,
 }
 
+// Parsed once at start, like `Command`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Sub {
     /// Serve the demo endpoints and static files.
@@ -234,7 +238,7 @@ mod tests {
         let argv = ["tinypush", "serve"].iter().chain(args);
         match parse(argv) {
             Ok(Command::Serve { config, .. }) => config,
-            Err(stop) => panic!("{stop:?}"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -168,6 +168,10 @@ pub fn start(
     options: &Options,
     shutdown: Receiver<()>,
 ) -> io::Result<(Connection, Incoming)> {
+    // The reader blocks for as long as the client is quiet: the read timeout
+    // left from reading the request head must go. Dead clients are the
+    // writer's job (the silent-client deadline).
+    stream.set_read_timeout(None)?;
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let unparsed = !leftover.is_empty();
@@ -328,7 +332,17 @@ impl Incoming {
         } else {
             match (&*self.inner.stream).read(&mut self.buf) {
                 Ok(n) => Some(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Continue(()),
+                // A signal, or a read timeout: not the end of anything.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Continue(());
+                }
                 // Reset, or our own shutdown: the same as end of stream.
                 Err(_) => Some(0),
             }
@@ -449,9 +463,9 @@ impl Writer {
                 },
                 recv(heartbeat) -> _ => self.inner.write(Message::text("heartbeat")),
                 recv(ping) -> _ => self.inner.write(Message::Ping(Default::default())),
-                recv(silent) -> _ => break Some(frame(CloseCode::Away, "client silent")),
+                recv(silent) -> _ => break Some(self.interrupt(CloseCode::Away, "client silent")),
                 recv(self.close_rx) -> frame => break frame.ok(),
-                recv(self.shutdown) -> _ => break Some(frame(CloseCode::Away, "server shutting down")),
+                recv(self.shutdown) -> _ => break Some(self.interrupt(CloseCode::Away, "server shutting down")),
                 recv(self.reader_done) -> _ => break None,
             };
             if let Err(e) = sent {
@@ -477,10 +491,18 @@ impl Writer {
     }
 }
 
-fn frame(code: CloseCode, reason: &'static str) -> CloseFrame {
-    CloseFrame {
-        code,
-        reason: reason.into(),
+impl Writer {
+    /// A close the writer decides on itself; logged like [`Connection::close`].
+    fn interrupt(&self, code: CloseCode, reason: &'static str) -> CloseFrame {
+        info!(
+            "{} websocket interrupted: {} {reason}",
+            self.inner.peer,
+            u16::from(code)
+        );
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        }
     }
 }
 
