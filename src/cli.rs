@@ -144,6 +144,30 @@ struct ServeArgs {
     /// behind is closed with 1008.
     #[arg(long, default_value_t = crate::config::WS_QUEUE, value_name = "N")]
     ws_queue: usize,
+    /// Messages each topic keeps for subscribers resuming with a cursor.
+    #[arg(long, default_value_t = crate::config::TOPIC_HISTORY, value_name = "N")]
+    topic_history: usize,
+    /// Most topics at once; past it: 503.
+    #[arg(long, default_value_t = crate::config::MAX_TOPICS, value_name = "N")]
+    max_topics: usize,
+    /// Most subscribers at once, over all topics; past it: 503.
+    #[arg(long, default_value_t = crate::config::MAX_SUBSCRIBERS, value_name = "N")]
+    max_subscribers: usize,
+    /// Messages queued per subscriber; one that falls further behind is
+    /// dropped (and may resume from the history).
+    #[arg(long, default_value_t = crate::config::SUBSCRIBER_QUEUE, value_name = "N")]
+    subscriber_queue: usize,
+    /// Forget a topic with no subscribers and no publish for this long.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    topic_idle: Duration,
+    /// Require `Authorization: Bearer TOKEN` to publish.
+    #[arg(
+        long,
+        env = "TINYPUSH_PUBLISH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    publish_token: Option<String>,
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -180,10 +204,17 @@ where
             }));
         }
     };
-    if a.max_connections == 0 || a.max_headers == 0 || a.ws_queue == 0 {
-        return Err(Stop::Usage(
-            "tinypush: --max-connections, --max-headers and --ws-queue must be at least 1".into(),
-        ));
+    let counts = [
+        ("--max-connections", a.max_connections),
+        ("--max-headers", a.max_headers),
+        ("--ws-queue", a.ws_queue),
+        ("--topic-history", a.topic_history),
+        ("--max-topics", a.max_topics),
+        ("--max-subscribers", a.max_subscribers),
+        ("--subscriber-queue", a.subscriber_queue),
+    ];
+    if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
+        return Err(Stop::Usage(format!("tinypush: {flag} must be at least 1")));
     }
     let zero = [
         ("--ws-ping-interval", a.ws_ping_interval),
@@ -215,6 +246,12 @@ where
         ws_timeout: a.ws_timeout,
         ws_heartbeat: a.ws_heartbeat,
         ws_queue: a.ws_queue,
+        topic_history: a.topic_history,
+        max_topics: a.max_topics,
+        max_subscribers: a.max_subscribers,
+        subscriber_queue: a.subscriber_queue,
+        topic_idle: a.topic_idle,
+        publish_token: a.publish_token.filter(|t| !t.is_empty()),
     };
     Ok(Command::Serve {
         config,

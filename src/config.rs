@@ -42,6 +42,16 @@ pub const WS_TIMEOUT: Duration = Duration::from_secs(60);
 pub const WS_HEARTBEAT: Duration = Duration::from_secs(1);
 /// Outgoing messages queued per WebSocket before its client counts as too slow.
 pub const WS_QUEUE: usize = 256;
+/// Messages each topic keeps for resuming subscribers.
+pub const TOPIC_HISTORY: usize = 1000;
+/// Most topics at once.
+pub const MAX_TOPICS: usize = 10_000;
+/// Most subscribers at once, over all topics.
+pub const MAX_SUBSCRIBERS: usize = 10_000;
+/// Messages queued per subscriber before it counts as too slow and is dropped.
+pub const SUBSCRIBER_QUEUE: usize = 256;
+/// A topic with no subscribers and no publish for this long is forgotten.
+pub const TOPIC_IDLE: Duration = Duration::from_secs(600);
 /// Descriptors kept free for the listener, the watcher, logs and static files.
 pub const RESERVED_FDS: u64 = 32;
 
@@ -88,6 +98,18 @@ pub struct Config {
     pub ws_heartbeat: Duration,
     /// See [`WS_QUEUE`].
     pub ws_queue: usize,
+    /// See [`TOPIC_HISTORY`].
+    pub topic_history: usize,
+    /// See [`MAX_TOPICS`].
+    pub max_topics: usize,
+    /// See [`MAX_SUBSCRIBERS`].
+    pub max_subscribers: usize,
+    /// See [`SUBSCRIBER_QUEUE`].
+    pub subscriber_queue: usize,
+    /// See [`TOPIC_IDLE`].
+    pub topic_idle: Duration,
+    /// When set, publishing needs `Authorization: Bearer <token>`.
+    pub publish_token: Option<String>,
 }
 
 impl Default for Config {
@@ -115,6 +137,12 @@ impl Default for Config {
             ws_timeout: WS_TIMEOUT,
             ws_heartbeat: WS_HEARTBEAT,
             ws_queue: WS_QUEUE,
+            topic_history: TOPIC_HISTORY,
+            max_topics: MAX_TOPICS,
+            max_subscribers: MAX_SUBSCRIBERS,
+            subscriber_queue: SUBSCRIBER_QUEUE,
+            topic_idle: TOPIC_IDLE,
+            publish_token: None,
         }
     }
 }

@@ -28,10 +28,12 @@ use crate::conns::Ticket;
 use crate::demos;
 use crate::echo;
 use crate::error::{Error, Result};
+use crate::metrics::{Gauge, Kind, Metrics};
 use crate::request::{Inbound, Request, Wait};
-use crate::response::text_head;
+use crate::response::{Head, text_head};
 use crate::server::Shared;
 use crate::static_files;
+use crate::topics;
 
 /// Everything a handler needs for one request.
 pub struct Exchange<'a> {
@@ -49,6 +51,9 @@ pub struct Exchange<'a> {
     pub peer: SocketAddr,
     /// Server-wide state.
     pub shared: &'a Shared,
+    /// This connection in the `/metrics` gauges; handlers that start a
+    /// stream or a WebSocket move it to that kind.
+    pub gauge: &'a mut Gauge,
     /// Whether the connection may carry another request after this one.
     pub keep_alive: bool,
 }
@@ -65,6 +70,7 @@ pub struct Outcome {
 /// A writer over the socket that counts the bytes written.
 pub struct Counted {
     stream: Arc<TcpStream>,
+    metrics: Arc<Metrics>,
     /// Bytes written so far on this connection.
     pub bytes: u64,
 }
@@ -73,6 +79,7 @@ impl Write for Counted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = (&*self.stream).write(buf)?;
         self.bytes += n as u64;
+        self.metrics.wrote(n);
         Ok(n)
     }
 
@@ -91,8 +98,10 @@ pub fn handle(stream: Arc<TcpStream>, peer: SocketAddr, shared: &Shared, ticket:
     let mut inbound = Inbound::new(Arc::clone(&stream));
     let mut out = Counted {
         stream: Arc::clone(&stream),
+        metrics: Arc::clone(&shared.metrics),
         bytes: 0,
     };
+    let mut gauge = shared.metrics.open_connection();
     let mut wait = Wait::First;
     loop {
         // Idle: shutdown may wake this read. Refused when already shutting down.
@@ -129,6 +138,7 @@ pub fn handle(stream: Arc<TcpStream>, peer: SocketAddr, shared: &Shared, ticket:
             stream: &stream,
             peer,
             shared,
+            gauge: &mut gauge,
             keep_alive,
         };
         let outcome = match route(&mut exchange) {
@@ -144,6 +154,7 @@ pub fn handle(stream: Arc<TcpStream>, peer: SocketAddr, shared: &Shared, ticket:
                 },
             },
         };
+        gauge.set(Kind::Http);
         let written = out.bytes - bytes_before;
         let ms = started.elapsed().as_millis();
         info!(
@@ -174,7 +185,11 @@ fn route(x: &mut Exchange) -> Result<Outcome> {
         "/event" => demos::event(x),
         "/echo" | "/socket" => echo::echo(x, false),
         "/ws" => echo::echo(x, true),
-        _ => static_files::serve(x),
+        "/metrics" => metrics(x),
+        path => match path.strip_prefix("/topics/") {
+            Some(rest) => topics::route(x, rest),
+            None => static_files::serve(x),
+        },
     }
 }
 
@@ -191,6 +206,23 @@ fn healthz(x: &mut Exchange) -> Result<Outcome> {
     text_head(200)
         .connection(x.keep_alive, x.req.is_http11())
         .write_with_body(x.out, b"ok\n", x.req.is_head())?;
+    Ok(Outcome {
+        status: 200,
+        keep_alive: x.keep_alive,
+    })
+}
+
+fn metrics(x: &mut Exchange) -> Result<Outcome> {
+    require_get(x.req)?;
+    let hub = &x.shared.hub;
+    let text = x
+        .shared
+        .metrics
+        .render(hub.topic_count(), hub.subscriber_count());
+    Head::new(200)
+        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        .connection(x.keep_alive, x.req.is_http11())
+        .write_with_body(x.out, text.as_bytes(), x.req.is_head())?;
     Ok(Outcome {
         status: 200,
         keep_alive: x.keep_alive,
@@ -252,6 +284,7 @@ fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) ->
     match e {
         Error::MethodNotAllowed(allow) => head = head.header("Allow", *allow),
         Error::UpgradeRequired => head = head.header("Sec-WebSocket-Version", "13"),
+        Error::Unauthorized => head = head.header("WWW-Authenticate", "Bearer"),
         _ => {}
     }
     head.connection(keep_alive, req.is_http11())

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::connection::{Exchange, Outcome};
 use crate::error::Result;
+use crate::metrics::Kind;
 use crate::upgrade;
 use crate::ws::{self, Options};
 
@@ -21,7 +22,8 @@ use crate::ws::{self, Options};
 pub fn echo(x: &mut Exchange, heartbeat: bool) -> Result<Outcome> {
     let accepted = upgrade::check(x.req, &x.shared.config)?;
     upgrade::switching_head(&accepted).write_to(x.out)?;
-    let mut options = Options::from_config(&x.shared.config);
+    x.gauge.set(Kind::Ws);
+    let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
     if heartbeat {
         options.heartbeat = Some(x.shared.config.ws_heartbeat);
     }

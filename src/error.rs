@@ -22,6 +22,10 @@ pub enum Error {
     BodyTooLarge(usize),
     /// A body-carrying method came with neither Content-Length nor chunked coding.
     LengthRequired,
+    /// Publishing needs the token, and the request did not carry it.
+    Unauthorized,
+    /// A publish body that is not UTF-8 text.
+    NotText,
     /// The request's origin may not use this resource (a WebSocket from another site).
     Forbidden(&'static str),
     /// No route and no static file for this path.
@@ -46,11 +50,13 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::BadRequest(_) => Some(400),
+            Error::Unauthorized => Some(401),
             Error::Forbidden(_) => Some(403),
             Error::NotFound => Some(404),
             Error::MethodNotAllowed(_) => Some(405),
             Error::Timeout => Some(408),
             Error::LengthRequired => Some(411),
+            Error::NotText => Some(415),
             Error::BodyTooLarge(_) => Some(413),
             Error::UpgradeRequired => Some(426),
             Error::HeadTooLarge(_) | Error::TooManyHeaders(_) => Some(431),
@@ -70,6 +76,8 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("request not received in time"),
             Error::BodyTooLarge(max) => write!(f, "request body over {max} bytes"),
             Error::LengthRequired => f.write_str("a body needs Content-Length or chunked coding"),
+            Error::Unauthorized => f.write_str("publishing needs Authorization: Bearer <token>"),
+            Error::NotText => f.write_str("message body must be UTF-8 text"),
             Error::Forbidden(why) => f.write_str(why),
             Error::NotFound => f.write_str("not found"),
             Error::MethodNotAllowed(allow) => write!(f, "method not allowed; use {allow}"),

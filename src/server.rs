@@ -24,6 +24,8 @@ use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS};
 use crate::connection;
 use crate::conns::Connections;
 use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::response::text_head;
 use crate::watcher::Watcher;
 
@@ -40,6 +42,10 @@ pub struct Shared {
     pub conns: Arc<Connections>,
     /// The hang-up watcher for streams.
     pub watcher: Arc<Watcher>,
+    /// Topics and their subscribers.
+    pub hub: Arc<Hub>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A bound, not yet running server.
@@ -65,9 +71,12 @@ impl Server {
         let listener = Arc::new(listen(config.addr)?);
         let addr = listener.local_addr()?;
         let cap = connection_cap(config.max_connections);
+        let metrics = Arc::new(Metrics::default());
         let shared = Arc::new(Shared {
             conns: Connections::new(cap),
             watcher: Watcher::start()?,
+            hub: Hub::new(&config, Arc::clone(&metrics)),
+            metrics,
             config,
         });
         Ok(Server {
@@ -96,6 +105,11 @@ impl Server {
         let url = format!("http://{}", self.addr);
         info!("listening on {url}");
         info!("try: curl -N {}/stream", try_url(self.addr));
+        if !self.addr.ip().is_loopback() && self.shared.config.publish_token.is_none() {
+            warn!(
+                "listening beyond loopback with no --publish-token: anyone who can reach {url} can publish"
+            );
+        }
         let conns = &self.shared.conns;
         let mut last_log: Option<Instant> = None;
         loop {

@@ -29,6 +29,7 @@ use log::info;
 use crate::chunked::ChunkedWriter;
 use crate::connection::{Counted, Exchange, Outcome};
 use crate::error::Result;
+use crate::metrics::Kind;
 use crate::response::Head;
 use crate::watcher::Watch;
 
@@ -69,6 +70,11 @@ pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<O
         head = head.header("Transfer-Encoding", "chunked");
     }
     head.connection(keep_alive, http11).write_to(x.out)?;
+    x.gauge.set(if content_type == "text/event-stream" {
+        Kind::Sse
+    } else {
+        Kind::Chunked
+    });
     if x.req.is_head() {
         return Ok(None);
     }

@@ -60,6 +60,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
 
 use crate::config::Config;
+use crate::hub::Published;
+use crate::metrics::Metrics;
 
 /// How long the writer waits for the client's reply to our close frame.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -69,7 +71,7 @@ const READ_CHUNK: usize = 4096;
 const WRITER_STACK: usize = 64 * 1024;
 
 /// How a connection behaves; see the `ws_*` fields of [`Config`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Options {
     /// How often to ping the client.
     pub ping_interval: Duration,
@@ -85,12 +87,31 @@ pub struct Options {
     pub max_message: usize,
     /// Largest frame accepted (1009 past it).
     pub max_frame: usize,
+    /// A topic subscription for the writer to drain.
+    pub push: Option<Push>,
+    /// Where written bytes are counted.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A topic subscription the writer drains itself, so a WebSocket
+/// subscriber needs no third thread.
+#[derive(Clone)]
+pub struct Push {
+    /// Sent first, in order: a gap notice and the replayed history.
+    pub backlog: Vec<Message>,
+    /// Live messages. Disconnection means the hub dropped this subscriber
+    /// for falling behind: the writer closes with 1008.
+    pub live: Receiver<Arc<Published>>,
+    /// Turns a message into its frame (bare text, or a JSON object).
+    pub render: fn(&Published) -> Message,
 }
 
 impl Options {
     /// The options the server's config asks for.
-    pub fn from_config(config: &Config) -> Options {
+    pub fn from_config(config: &Config, metrics: &Arc<Metrics>) -> Options {
         Options {
+            push: None,
+            metrics: Arc::clone(metrics),
             ping_interval: config.ws_ping_interval,
             timeout: config.ws_timeout,
             heartbeat: None,
@@ -128,6 +149,7 @@ struct Inner {
     heard: Mutex<Instant>,
     writer_alive: Receiver<()>,
     send_wait: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// Why a send failed.
@@ -190,6 +212,7 @@ pub fn start(
         heard: Mutex::new(Instant::now()),
         writer_alive,
         send_wait: options.send_wait,
+        metrics: Arc::clone(&options.metrics),
     });
     let writer = Writer {
         inner: Arc::clone(&inner),
@@ -291,7 +314,7 @@ impl Inner {
     /// Writes one message and flushes it, under the lock.
     fn write(&self, message: Message) -> tungstenite::Result<()> {
         let mut context = self.context();
-        let mut io = Feed::writer(&self.stream);
+        let mut io = Feed::writer(self);
         context.write(&mut io, message)?;
         context.flush(&mut io)
     }
@@ -299,7 +322,7 @@ impl Inner {
     /// Sends our close frame (once: tungstenite ignores a second).
     fn write_close(&self, frame: CloseFrame) {
         let mut context = self.context();
-        let _ = context.close(&mut Feed::writer(&self.stream), Some(frame));
+        let _ = context.close(&mut Feed::writer(self), Some(frame));
     }
 }
 
@@ -356,6 +379,7 @@ impl Incoming {
             input,
             eof: n == Some(0),
             stream: &self.inner.stream,
+            metrics: &self.inner.metrics,
         };
         loop {
             match context.read(&mut feed) {
@@ -451,29 +475,7 @@ struct Writer {
 impl Writer {
     fn run(self) {
         let peer = self.inner.peer;
-        let ping = tick(self.options.ping_interval);
-        let heartbeat = self.options.heartbeat.map_or_else(never, tick);
-        let close = loop {
-            let heard = *self.inner.heard.lock().unwrap_or_else(|p| p.into_inner());
-            let silent = at(heard + self.options.timeout);
-            let sent = select! {
-                recv(self.queue) -> message => match message {
-                    Ok(message) => self.inner.write(message),
-                    Err(_) => break None,
-                },
-                recv(heartbeat) -> _ => self.inner.write(Message::text("heartbeat")),
-                recv(ping) -> _ => self.inner.write(Message::Ping(Default::default())),
-                recv(silent) -> _ => break Some(self.interrupt(CloseCode::Away, "client silent")),
-                recv(self.close_rx) -> frame => break frame.ok(),
-                recv(self.shutdown) -> _ => break Some(self.interrupt(CloseCode::Away, "server shutting down")),
-                recv(self.reader_done) -> _ => break None,
-            };
-            if let Err(e) = sent {
-                debug!("{peer} websocket write failed: {e}");
-                break None;
-            }
-        };
-        if let Some(frame) = close {
+        if let Some(frame) = self.serve() {
             debug!(
                 "{peer} websocket closing: {} {}",
                 u16::from(frame.code),
@@ -489,9 +491,56 @@ impl Writer {
         // Ends the TCP connection and wakes a reader blocked in `read`.
         let _ = self.inner.stream.shutdown(Shutdown::Both);
     }
-}
 
-impl Writer {
+    /// Writes until the connection should close; returns the close frame to
+    /// send, or `None` when the client is gone (nothing more can be sent).
+    fn serve(&self) -> Option<CloseFrame> {
+        let peer = self.inner.peer;
+        let ping = tick(self.options.ping_interval);
+        let heartbeat = self.options.heartbeat.map_or_else(never, tick);
+        let (live, render) = match &self.options.push {
+            Some(push) => (push.live.clone(), push.render),
+            None => (never(), render_nothing as fn(&Published) -> Message),
+        };
+        // A replay goes out before any live message, in order.
+        let backlog = self
+            .options
+            .push
+            .iter()
+            .flat_map(|push| push.backlog.iter());
+        if let Err(e) = backlog
+            .cloned()
+            .try_for_each(|message| self.inner.write(message))
+        {
+            debug!("{peer} websocket write failed: {e}");
+            return None;
+        }
+        loop {
+            let heard = *self.inner.heard.lock().unwrap_or_else(|p| p.into_inner());
+            let silent = at(heard + self.options.timeout);
+            let sent = select! {
+                recv(self.queue) -> message => match message {
+                    Ok(message) => self.inner.write(message),
+                    Err(_) => return None,
+                },
+                recv(live) -> message => match message {
+                    Ok(message) => self.inner.write(render(&message)),
+                    Err(_) => return Some(self.interrupt(CloseCode::Policy, "client too slow")),
+                },
+                recv(heartbeat) -> _ => self.inner.write(Message::text("heartbeat")),
+                recv(ping) -> _ => self.inner.write(Message::Ping(Default::default())),
+                recv(silent) -> _ => return Some(self.interrupt(CloseCode::Away, "client silent")),
+                recv(self.close_rx) -> frame => return frame.ok(),
+                recv(self.shutdown) -> _ => return Some(self.interrupt(CloseCode::Away, "server shutting down")),
+                recv(self.reader_done) -> _ => return None,
+            };
+            if let Err(e) = sent {
+                debug!("{peer} websocket write failed: {e}");
+                return None;
+            }
+        }
+    }
+
     /// A close the writer decides on itself; logged like [`Connection::close`].
     fn interrupt(&self, code: CloseCode, reason: &'static str) -> CloseFrame {
         info!(
@@ -506,6 +555,11 @@ impl Writer {
     }
 }
 
+/// The renderer of a connection with no subscription; never called.
+fn render_nothing(_: &Published) -> Message {
+    Message::text("")
+}
+
 /// The stream tungstenite sees: reads return the bytes the reader already
 /// took off the socket and then `WouldBlock` (or end of stream, if the socket
 /// ended); writes go straight to the socket.
@@ -513,14 +567,16 @@ struct Feed<'a> {
     input: &'a [u8],
     eof: bool,
     stream: &'a TcpStream,
+    metrics: &'a Metrics,
 }
 
 impl<'a> Feed<'a> {
-    fn writer(stream: &'a TcpStream) -> Feed<'a> {
+    fn writer(inner: &'a Inner) -> Feed<'a> {
         Feed {
             input: &[],
             eof: false,
-            stream,
+            stream: &inner.stream,
+            metrics: &inner.metrics,
         }
     }
 }
@@ -541,7 +597,9 @@ impl Read for Feed<'_> {
 
 impl Write for Feed<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
+        let n = self.stream.write(buf)?;
+        self.metrics.wrote(n);
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

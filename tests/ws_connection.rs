@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use tinypush::metrics::Metrics;
 use tinypush::ws::{self, Connection, Options, SendError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
@@ -59,6 +60,8 @@ fn open_with(queue: usize, send_wait: Duration) -> Pair {
         send_wait,
         max_message: 1 << 20,
         max_frame: 1 << 20,
+        push: None,
+        metrics: Arc::new(Metrics::default()),
     };
     let (shutdown, shutdown_rx) = bounded(0);
     let (conn, incoming) = ws::start(

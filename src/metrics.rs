@@ -1,0 +1,186 @@
+//! Counters and gauges, served at `GET /metrics` in the Prometheus text
+//! format:
+//!
+//! ```text
+//! # HELP tinypush_connections Open connections by what they are doing.
+//! # TYPE tinypush_connections gauge
+//! tinypush_connections{kind="http"} 2
+//! tinypush_connections{kind="sse"} 1
+//! # HELP tinypush_messages_published_total Messages published to topics.
+//! # TYPE tinypush_messages_published_total counter
+//! tinypush_messages_published_total 42
+//! ```
+//!
+//! Everything is an atomic, updated where the event happens; rendering
+//! reads them without stopping anyone.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// What an open connection is doing; each is one `kind` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Requests and plain responses, or idle between them.
+    Http,
+    /// A chunked stream: `/stream`, or a topic's NDJSON.
+    Chunked,
+    /// A Server-Sent Events stream.
+    Sse,
+    /// A WebSocket.
+    Ws,
+}
+
+const KINDS: [(Kind, &str); 4] = [
+    (Kind::Http, "http"),
+    (Kind::Chunked, "chunked"),
+    (Kind::Sse, "sse"),
+    (Kind::Ws, "ws"),
+];
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    open: [AtomicI64; 4],
+    /// Messages published to topics.
+    pub published: AtomicU64,
+    /// Messages handed to a subscriber's queue.
+    pub delivered: AtomicU64,
+    /// Messages not handed over because a subscriber's queue was full.
+    pub dropped: AtomicU64,
+    /// Subscribers dropped for falling behind.
+    pub slow_consumers: AtomicU64,
+    /// Bytes written to clients, all transports.
+    pub bytes_written: AtomicU64,
+}
+
+/// Counts one connection under its current [`Kind`] while it lives.
+pub struct Gauge {
+    metrics: Arc<Metrics>,
+    kind: Kind,
+}
+
+impl Metrics {
+    /// Counts a new connection as [`Kind::Http`] until told otherwise.
+    pub fn open_connection(self: &Arc<Self>) -> Gauge {
+        self.slot(Kind::Http).fetch_add(1, Ordering::Relaxed);
+        Gauge {
+            metrics: Arc::clone(self),
+            kind: Kind::Http,
+        }
+    }
+
+    /// Adds `n` to the bytes-written counter.
+    pub fn wrote(&self, n: usize) {
+        self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn slot(&self, kind: Kind) -> &AtomicI64 {
+        let i = KINDS
+            .iter()
+            .position(|(k, _)| *k == kind)
+            .expect("every kind is listed");
+        &self.open[i]
+    }
+
+    /// The Prometheus text, with the hub's two gauges.
+    pub fn render(&self, topics: usize, subscribers: usize) -> String {
+        let mut out = String::with_capacity(1024);
+        let _ = writeln!(
+            out,
+            "# HELP tinypush_connections Open connections by what they are doing."
+        );
+        let _ = writeln!(out, "# TYPE tinypush_connections gauge");
+        for (kind, label) in KINDS {
+            let n = self.slot(kind).load(Ordering::Relaxed);
+            let _ = writeln!(out, "tinypush_connections{{kind=\"{label}\"}} {n}");
+        }
+        let gauges = [
+            ("topics", "Topics held.", topics),
+            ("subscribers", "Subscribers, all transports.", subscribers),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} gauge\ntinypush_{name} {value}"
+            );
+        }
+        let counters = [
+            (
+                "messages_published_total",
+                "Messages published to topics.",
+                &self.published,
+            ),
+            (
+                "messages_delivered_total",
+                "Messages handed to subscribers.",
+                &self.delivered,
+            ),
+            (
+                "messages_dropped_total",
+                "Messages not handed to a subscriber whose queue was full.",
+                &self.dropped,
+            ),
+            (
+                "slow_consumers_dropped_total",
+                "Subscribers dropped for falling behind.",
+                &self.slow_consumers,
+            ),
+            (
+                "bytes_written_total",
+                "Bytes written to clients.",
+                &self.bytes_written,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            let value = counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter\ntinypush_{name} {value}"
+            );
+        }
+        out
+    }
+}
+
+impl Gauge {
+    /// Moves this connection to another kind (a stream starts or ends).
+    pub fn set(&mut self, kind: Kind) {
+        if kind != self.kind {
+            self.metrics.slot(self.kind).fetch_sub(1, Ordering::Relaxed);
+            self.metrics.slot(kind).fetch_add(1, Ordering::Relaxed);
+            self.kind = kind;
+        }
+    }
+}
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        self.metrics.slot(self.kind).fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gauges_follow_connections() {
+        let m = Arc::new(Metrics::default());
+        let mut a = m.open_connection();
+        let _b = m.open_connection();
+        a.set(Kind::Sse);
+        let text = m.render(3, 1);
+        assert!(
+            text.contains("tinypush_connections{kind=\"http\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("tinypush_connections{kind=\"sse\"} 1\n"));
+        assert!(text.contains("# TYPE tinypush_topics gauge\ntinypush_topics 3\n"));
+        drop(a);
+        assert!(
+            m.render(0, 0)
+                .contains("tinypush_connections{kind=\"sse\"} 0\n")
+        );
+    }
+}

@@ -1,0 +1,375 @@
+//! `/topics/{topic}`: publish with POST or PUT, subscribe over SSE, NDJSON
+//! or WebSocket. The same message, three framings:
+//!
+//! ```text
+//! curl -d hello http://127.0.0.1:8080/topics/news
+//! {"id":7,"topic":"news","receivers":3}
+//!
+//! GET /topics/news/sse      id: 7\n
+//!                           data: hello\n
+//!                           \n
+//! GET /topics/news/stream   {"event":"message","id":7,"topic":"news","time":1763755200000,"data":"hello"}\n
+//! GET /topics/news/ws       text frame "hello" (with ?format=json: the object above)
+//! ```
+//!
+//! A cursor resumes: `?since=N` on any of the three, or `Last-Event-ID: N`
+//! (SSE; it wins over `since`, because a reconnecting browser sends it with
+//! the original URL). A cursor the history cannot serve gets a gap first:
+//! `event: gap` on SSE, `{"event":"gap",...}` on NDJSON and JSON WebSockets.
+//! A quiet SSE stream gets `: keepalive` comments, an NDJSON stream
+//! `{"event":"keepalive",...}` objects (a comment is not JSON); WebSockets
+//! have ping frames. A subscriber dropped for falling behind gets
+//! `event: error` (SSE), an `error` object (NDJSON) or close 1008, and may
+//! resume from its last id.
+
+use std::io;
+use std::sync::Arc;
+
+use crossbeam_channel::{select, tick};
+use log::info;
+use subtle::ConstantTimeEq;
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::connection::{Exchange, Outcome, require_get};
+use crate::error::{Error, Result};
+use crate::hub::{Gap, Published, Subscription};
+use crate::metrics::Kind;
+use crate::request::Request;
+use crate::response::Head;
+use crate::sse::Event;
+use crate::streaming::{self, End};
+use crate::upgrade;
+use crate::ws::{self, Options, Push};
+
+/// Routes `/topics/` + `rest`.
+pub fn route(x: &mut Exchange, rest: &str) -> Result<Outcome> {
+    match rest.split_once('/') {
+        None => publish(x, rest),
+        Some((topic, "sse")) => subscribe_stream(x, topic, Framing::Sse),
+        Some((topic, "stream")) => subscribe_stream(x, topic, Framing::Ndjson),
+        Some((topic, "ws")) => subscribe_ws(x, topic),
+        Some(_) => Err(Error::NotFound),
+    }
+}
+
+/// `POST` or `PUT /topics/{topic}` with the message as the body.
+fn publish(x: &mut Exchange, topic: &str) -> Result<Outcome> {
+    if !matches!(x.req.method.as_str(), "POST" | "PUT") {
+        return Err(Error::MethodNotAllowed("POST, PUT"));
+    }
+    if !may_publish(x.req, x.shared.config.publish_token.as_deref()) {
+        return Err(Error::Unauthorized);
+    }
+    let text = String::from_utf8(std::mem::take(&mut x.body)).map_err(|_| Error::NotText)?;
+    let receipt = x.shared.hub.publish(topic, text)?;
+    let body = format!(
+        "{{\"id\":{},\"topic\":{},\"receivers\":{}}}\n",
+        receipt.id,
+        json_string(topic),
+        receipt.receivers
+    );
+    Head::new(200)
+        .header("Content-Type", "application/json")
+        .connection(x.keep_alive, x.req.is_http11())
+        .write_with_body(x.out, body.as_bytes(), x.req.is_head())?;
+    Ok(Outcome {
+        status: 200,
+        keep_alive: x.keep_alive,
+    })
+}
+
+/// Whether the request may publish: no token is configured, or it carries
+/// `Authorization: Bearer <token>`, compared in constant time so the time
+/// taken does not tell how much of a guess was right.
+fn may_publish(req: &Request, token: Option<&str>) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let given = req.header("Authorization").and_then(|value| {
+        let (scheme, credentials) = value.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("Bearer")
+            .then(|| credentials.trim())
+    });
+    given.is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
+}
+
+/// The subscriber's cursor: `Last-Event-ID` (SSE only), else `?since=N`.
+fn cursor(req: &Request, sse: bool) -> Result<Option<u64>> {
+    const WHY: &str = "since and Last-Event-ID must be whole numbers";
+    let header = if sse {
+        req.header("Last-Event-ID")
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    } else {
+        None
+    };
+    match header.or_else(|| req.query("since")) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| Error::BadRequest(WHY)),
+    }
+}
+
+/// How a streamed subscription frames what it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// Server-Sent Events.
+    Sse,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+impl Framing {
+    fn content_type(self) -> &'static str {
+        match self {
+            Framing::Sse => "text/event-stream",
+            Framing::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    fn message(self, m: &Published) -> Vec<u8> {
+        match self {
+            Framing::Sse => Event::data(m.data.as_str()).id(m.id).encode(),
+            Framing::Ndjson => line(message_json(m)),
+        }
+    }
+
+    fn gap(self, topic: &str, gap: Gap) -> Vec<u8> {
+        match self {
+            Framing::Sse => Event::data(gap_json(topic, gap)).event("gap").encode(),
+            Framing::Ndjson => line(gap_json(topic, gap)),
+        }
+    }
+
+    fn keepalive(self) -> Vec<u8> {
+        match self {
+            Framing::Sse => crate::sse::encode_comment("keepalive"),
+            Framing::Ndjson => line(format!("{{\"event\":\"keepalive\",\"time\":{}}}", now_ms())),
+        }
+    }
+
+    fn dropped(self, topic: &str, last_id: Option<u64>) -> Vec<u8> {
+        let json = format!(
+            "{{\"event\":\"error\",\"topic\":{},\"error\":\"subscriber too slow; resume with since=last_id\",\"last_id\":{}}}",
+            json_string(topic),
+            last_id.map_or("null".to_string(), |id| id.to_string())
+        );
+        match self {
+            Framing::Sse => Event::data(json).event("error").encode(),
+            Framing::Ndjson => line(json),
+        }
+    }
+}
+
+/// `GET /topics/{topic}/sse` and `/stream`: the gap, the replay, then live
+/// messages, in one `select!` loop.
+fn subscribe_stream(x: &mut Exchange, topic: &str, framing: Framing) -> Result<Outcome> {
+    require_get(x.req)?;
+    let since = cursor(x.req, framing == Framing::Sse)?;
+    // Subscribing before the head goes out lets a 400 or 503 still be sent.
+    let sub = x.shared.hub.subscribe(topic, since)?;
+    let keepalive = tick(x.shared.config.stream_keepalive);
+    let keep_alive = x.keep_alive;
+    let peer = x.peer;
+    let Some(mut live) = streaming::open(x, framing.content_type())? else {
+        return Ok(Outcome {
+            status: 200,
+            keep_alive,
+        });
+    };
+    let (closed, shutdown) = (live.closed().clone(), live.shutdown().clone());
+    let body = &mut live.body;
+    let mut last_id = since;
+    let ended = (|| -> io::Result<End> {
+        if let Some(gap) = sub.gap {
+            body.chunk(&framing.gap(sub.topic(), gap))?;
+        }
+        for m in &sub.replay {
+            body.chunk(&framing.message(m))?;
+            last_id = Some(m.id);
+        }
+        loop {
+            select! {
+                recv(sub.live) -> m => match m {
+                    Ok(m) => {
+                        body.chunk(&framing.message(&m))?;
+                        last_id = Some(m.id);
+                    }
+                    Err(_) => {
+                        info!("{peer} topic {}: dropped, too slow", sub.topic());
+                        body.chunk(&framing.dropped(sub.topic(), last_id))?;
+                        return Ok(End::Done);
+                    }
+                },
+                recv(keepalive) -> _ => body.chunk(&framing.keepalive())?,
+                recv(closed) -> _ => return Ok(End::Gone),
+                recv(shutdown) -> _ => return Ok(End::Done),
+            }
+        }
+    })();
+    drop(sub);
+    Ok(live.finish(ended))
+}
+
+/// `GET /topics/{topic}/ws[?format=json][&since=N]`: the writer thread
+/// drains the subscription; text from the client is published.
+fn subscribe_ws(x: &mut Exchange, topic: &str) -> Result<Outcome> {
+    let accepted = upgrade::check(x.req, &x.shared.config)?;
+    let json = match x.req.query("format") {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(_) => return Err(Error::BadRequest("format must be text or json")),
+    };
+    let since = cursor(x.req, false)?;
+    let publisher = may_publish(x.req, x.shared.config.publish_token.as_deref());
+    let sub = x.shared.hub.subscribe(topic, since)?;
+    upgrade::switching_head(&accepted).write_to(x.out)?;
+    x.gauge.set(Kind::Ws);
+    let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
+    options.push = Some(push_for(&sub, json));
+    let leftover = x.inbound.take_all();
+    let shutdown = x.shared.conns.shutdown_signal().clone();
+    let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, &options, shutdown)?;
+    for message in incoming {
+        match message {
+            Message::Text(text) if publisher => {
+                if let Err(e) = x.shared.hub.publish(topic, text.to_string()) {
+                    conn.close(CloseCode::Policy, &e.to_string());
+                }
+            }
+            Message::Text(_) => conn.close(CloseCode::Policy, "publishing needs the token"),
+            _ => conn.close(CloseCode::Unsupported, "binary frames are not accepted"),
+        }
+    }
+    drop(sub);
+    Ok(Outcome {
+        status: 101,
+        keep_alive: false,
+    })
+}
+
+/// What a WebSocket subscriber's writer sends: bare text frames carry the
+/// message alone (no room for a gap notice; use `format=json` to see ids
+/// and gaps), JSON frames carry the NDJSON objects.
+fn push_for(sub: &Subscription, json: bool) -> Push {
+    let render: fn(&Published) -> Message = if json {
+        |m| Message::text(message_json(m))
+    } else {
+        |m| Message::Text(m.data.clone())
+    };
+    let gap = sub
+        .gap
+        .filter(|_| json)
+        .map(|gap| Message::text(gap_json(sub.topic(), gap)));
+    let replay = sub.replay.iter().map(|m| render(m));
+    Push {
+        backlog: gap.into_iter().chain(replay).collect(),
+        live: sub.live.clone(),
+        render,
+    }
+}
+
+/// `{"event":"message","id":7,"topic":"news","time":1763755200000,"data":"hello"}`
+fn message_json(m: &Published) -> String {
+    format!(
+        "{{\"event\":\"message\",\"id\":{},\"topic\":{},\"time\":{},\"data\":{}}}",
+        m.id,
+        json_string(&m.topic),
+        m.time_ms,
+        json_string(m.data.as_str())
+    )
+}
+
+/// `{"event":"gap","topic":"news","from":3,"to":7}`; `to` is null when the
+/// cursor was beyond the last id.
+fn gap_json(topic: &str, gap: Gap) -> String {
+    let to = gap.to.map_or("null".to_string(), |to| to.to_string());
+    format!(
+        "{{\"event\":\"gap\",\"topic\":{},\"from\":{},\"to\":{to}}}",
+        json_string(topic),
+        gap.from
+    )
+}
+
+/// A JSON string literal, escaped by serde_json.
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a str always serializes")
+}
+
+fn line(mut json: String) -> Vec<u8> {
+    json.push('\n');
+    json.into_bytes()
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::Utf8Bytes;
+
+    fn published(data: &str) -> Published {
+        Published {
+            id: 7,
+            topic: "news".into(),
+            time_ms: 1_763_755_200_000,
+            data: Utf8Bytes::from(data.to_string()),
+        }
+    }
+
+    #[test]
+    fn message_framings() {
+        let m = published("a \"quote\"\nline two");
+        assert_eq!(
+            Framing::Sse.message(&m),
+            b"id: 7\ndata: a \"quote\"\ndata: line two\n\n"
+        );
+        assert_eq!(
+            String::from_utf8(Framing::Ndjson.message(&m)).unwrap(),
+            "{\"event\":\"message\",\"id\":7,\"topic\":\"news\",\"time\":1763755200000,\"data\":\"a \\\"quote\\\"\\nline two\"}\n"
+        );
+    }
+
+    #[test]
+    fn gap_framings() {
+        let gap = Gap {
+            from: 3,
+            to: Some(7),
+        };
+        assert_eq!(
+            Framing::Sse.gap("news", gap),
+            b"event: gap\ndata: {\"event\":\"gap\",\"topic\":\"news\",\"from\":3,\"to\":7}\n\n"
+        );
+        let open = Gap {
+            from: 501,
+            to: None,
+        };
+        assert_eq!(
+            Framing::Ndjson.gap("t", open),
+            b"{\"event\":\"gap\",\"topic\":\"t\",\"from\":501,\"to\":null}\n"
+        );
+    }
+
+    #[test]
+    fn token_check() {
+        let req = |auth: Option<&str>| Request {
+            method: "POST".into(),
+            target: "/topics/t".into(),
+            minor_version: 1,
+            headers: auth
+                .map(|a| vec![("Authorization".to_string(), a.to_string())])
+                .unwrap_or_default(),
+        };
+        assert!(may_publish(&req(None), None));
+        assert!(!may_publish(&req(None), Some("s3cret")));
+        assert!(may_publish(&req(Some("Bearer s3cret")), Some("s3cret")));
+        assert!(may_publish(&req(Some("bearer  s3cret ")), Some("s3cret")));
+        assert!(!may_publish(&req(Some("Bearer s3cre")), Some("s3cret")));
+        assert!(!may_publish(&req(Some("Basic s3cret")), Some("s3cret")));
+    }
+}
