@@ -203,13 +203,7 @@ pub fn require_get(req: &Request) -> Result<()> {
 
 fn healthz(x: &mut Exchange) -> Result<Outcome> {
     require_get(x.req)?;
-    text_head(200)
-        .connection(x.keep_alive, x.req.is_http11())
-        .write_with_body(x.out, b"ok\n", x.req.is_head())?;
-    Ok(Outcome {
-        status: 200,
-        keep_alive: x.keep_alive,
-    })
+    reply(x, "text/plain; charset=utf-8", b"ok\n")
 }
 
 fn metrics(x: &mut Exchange) -> Result<Outcome> {
@@ -219,10 +213,19 @@ fn metrics(x: &mut Exchange) -> Result<Outcome> {
         .shared
         .metrics
         .render(hub.topic_count(), hub.subscriber_count());
+    reply(
+        x,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text.as_bytes(),
+    )
+}
+
+/// Answers 200 with a fixed-length body (the head alone for HEAD).
+pub fn reply(x: &mut Exchange, content_type: &'static str, body: &[u8]) -> Result<Outcome> {
     Head::new(200)
-        .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        .header("Content-Type", content_type)
         .connection(x.keep_alive, x.req.is_http11())
-        .write_with_body(x.out, text.as_bytes(), x.req.is_head())?;
+        .write_with_body(x.out, body, x.req.is_head())?;
     Ok(Outcome {
         status: 200,
         keep_alive: x.keep_alive,

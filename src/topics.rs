@@ -31,12 +31,11 @@ use subtle::ConstantTimeEq;
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::connection::{Exchange, Outcome, require_get};
+use crate::connection::{Exchange, Outcome, reply, require_get};
 use crate::error::{Error, Result};
 use crate::hub::{Gap, Published, Subscription};
 use crate::metrics::Kind;
 use crate::request::Request;
-use crate::response::Head;
 use crate::sse::Event;
 use crate::streaming::{self, End};
 use crate::upgrade;
@@ -69,14 +68,7 @@ fn publish(x: &mut Exchange, topic: &str) -> Result<Outcome> {
         json_string(topic),
         receipt.receivers
     );
-    Head::new(200)
-        .header("Content-Type", "application/json")
-        .connection(x.keep_alive, x.req.is_http11())
-        .write_with_body(x.out, body.as_bytes(), x.req.is_head())?;
-    Ok(Outcome {
-        status: 200,
-        keep_alive: x.keep_alive,
-    })
+    reply(x, "application/json", body.as_bytes())
 }
 
 /// Whether the request may publish: no token is configured, or it carries

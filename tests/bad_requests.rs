@@ -291,50 +291,42 @@ fn chunked_post_to_healthz_gets_405_and_its_body_is_skipped() {
     expect_healthz_ok(&mut c);
 }
 
-#[test]
-fn stream_count_not_a_number_gets_400_with_reason() {
+/// Sends `raw` on a new connection and expects a handler's 400 with `reason`.
+fn refused_400(raw: &[u8], reason: &str) {
     let server = start_server();
     let mut c = connect(server.addr);
-    c.send(b"GET /stream?count=abc HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect_refused(
-        &mut c,
-        "HTTP/1.1 400 Bad Request",
+    c.send(raw);
+    expect_refused(&mut c, "HTTP/1.1 400 Bad Request", reason);
+}
+
+#[test]
+fn stream_count_not_a_number_gets_400_with_reason() {
+    refused_400(
+        b"GET /stream?count=abc HTTP/1.1\r\nHost: t\r\n\r\n",
         "count must be a whole number from 0 to 100000\n",
     );
 }
 
 #[test]
 fn stream_interval_zero_gets_400_with_reason() {
-    let server = start_server();
-    let mut c = connect(server.addr);
-    c.send(b"GET /stream?interval_ms=0 HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect_refused(
-        &mut c,
-        "HTTP/1.1 400 Bad Request",
+    refused_400(
+        b"GET /stream?interval_ms=0 HTTP/1.1\r\nHost: t\r\n\r\n",
         "interval_ms must be a whole number from 1 to 3600000\n",
     );
 }
 
 #[test]
 fn stream_timeout_out_of_range_gets_400_with_reason() {
-    let server = start_server();
-    let mut c = connect(server.addr);
-    c.send(b"GET /stream?timeout_ms=99999999999 HTTP/1.1\r\nHost: t\r\n\r\n");
-    expect_refused(
-        &mut c,
-        "HTTP/1.1 400 Bad Request",
+    refused_400(
+        b"GET /stream?timeout_ms=99999999999 HTTP/1.1\r\nHost: t\r\n\r\n",
         "timeout_ms must be a whole number from 1 to 3600000\n",
     );
 }
 
 #[test]
 fn event_with_bad_last_event_id_gets_400_with_reason() {
-    let server = start_server();
-    let mut c = connect(server.addr);
-    c.send(b"GET /event HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n");
-    expect_refused(
-        &mut c,
-        "HTTP/1.1 400 Bad Request",
+    refused_400(
+        b"GET /event HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n",
         "Last-Event-ID must be a whole number\n",
     );
 }

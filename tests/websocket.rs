@@ -360,17 +360,7 @@ fn ws_pushes_heartbeats_to_an_idle_client_and_still_echoes() {
     // Nothing sent: these arrive on the server's own initiative.
     assert_eq!(c.body(11), b"\x81\x09heartbeat");
     assert_eq!(c.body(11), b"\x81\x09heartbeat");
-    c.send(&ws_frame(TEXT, b"hello", true, true));
-    for _ in 0..100 {
-        match c.read_frame() {
-            (true, TEXT, p) if p == b"heartbeat" => continue,
-            frame => {
-                assert_eq!(frame, (true, TEXT, b"hello".to_vec()));
-                return;
-            }
-        }
-    }
-    panic!("no echo among 100 heartbeats");
+    expect_echo_among_heartbeats(&mut c, b"hello");
 }
 
 #[test]
@@ -394,17 +384,7 @@ fn client_silent_longer_than_the_head_timeout_is_not_dropped() {
             ),
         }
     }
-    c.send(&ws_frame(TEXT, b"still here", true, true));
-    for _ in 0..100 {
-        match c.read_frame() {
-            (true, TEXT, p) if p == b"heartbeat" => continue,
-            frame => {
-                assert_eq!(frame, (true, TEXT, b"still here".to_vec()));
-                return;
-            }
-        }
-    }
-    panic!("no echo among 100 heartbeats");
+    expect_echo_among_heartbeats(&mut c, b"still here");
 }
 
 #[test]
@@ -689,4 +669,19 @@ fn client_ctrl_c_closes_properly_and_exits_zero() {
     assert!(exited, "client still running 3 s after SIGINT");
     assert_eq!(code, Some(Some(0)));
     server.wait_log("websocket close from client");
+}
+
+/// Sends `text` and reads past heartbeats until its echo arrives.
+fn expect_echo_among_heartbeats(c: &mut Client, text: &[u8]) {
+    c.send(&ws_frame(TEXT, text, true, true));
+    for _ in 0..100 {
+        match c.read_frame() {
+            (true, TEXT, p) if p == b"heartbeat" => continue,
+            frame => {
+                assert_eq!(frame, (true, TEXT, text.to_vec()));
+                return;
+            }
+        }
+    }
+    panic!("no echo among 100 heartbeats");
 }
