@@ -207,6 +207,7 @@ where
     let counts = [
         ("--max-connections", a.max_connections),
         ("--max-headers", a.max_headers),
+        ("--max-head", a.max_head),
         ("--ws-queue", a.ws_queue),
         ("--topic-history", a.topic_history),
         ("--max-topics", a.max_topics),
