@@ -288,6 +288,7 @@ fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) ->
         Error::MethodNotAllowed(allow) => head = head.header("Allow", *allow),
         Error::UpgradeRequired => head = head.header("Sec-WebSocket-Version", "13"),
         Error::Unauthorized => head = head.header("WWW-Authenticate", "Bearer"),
+        Error::Unavailable(_) => head = head.header("Retry-After", "1"),
         _ => {}
     }
     head.connection(keep_alive, req.is_http11())

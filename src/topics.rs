@@ -223,16 +223,25 @@ fn subscribe_ws(x: &mut Exchange, topic: &str) -> Result<Outcome> {
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.conns.shutdown_signal().clone();
     let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, &options, shutdown)?;
+    // Once we refuse something, the close is on its way: later frames are
+    // read (the close handshake needs it) but not acted on.
+    let mut refused = false;
     for message in incoming {
-        match message {
-            Message::Text(text) if publisher => {
-                if let Err(e) = x.shared.hub.publish(topic, text.to_string()) {
-                    conn.close(CloseCode::Policy, &e.to_string());
-                }
-            }
-            Message::Text(_) => conn.close(CloseCode::Policy, "publishing needs the token"),
-            _ => conn.close(CloseCode::Unsupported, "binary frames are not accepted"),
-        }
+        let refusal = match message {
+            _ if refused => continue,
+            Message::Text(text) if publisher => match x.shared.hub.publish(topic, text.to_string())
+            {
+                Ok(_) => continue,
+                Err(e) => (CloseCode::Policy, e.to_string()),
+            },
+            Message::Text(_) => (CloseCode::Policy, "publishing needs the token".to_string()),
+            _ => (
+                CloseCode::Unsupported,
+                "binary frames are not accepted".to_string(),
+            ),
+        };
+        conn.close(refusal.0, &refusal.1);
+        refused = true;
     }
     drop(sub);
     Ok(Outcome {

@@ -503,3 +503,281 @@ impl Client {
         Some((b0 & 0x80 != 0, b0 & 0x0f, payload))
     }
 }
+
+// ---- topics: publishing, metrics, and reading streams as text ----
+
+/// Publishes `body` to `topic` with `POST` on the keep-alive connection `c`;
+/// returns the status and the response body.
+pub fn publish_on(c: &mut Client, topic: &str, body: &str) -> (u16, String) {
+    let head = format!(
+        "POST /topics/{topic} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut raw = head.into_bytes();
+    raw.extend_from_slice(body.as_bytes());
+    c.send(&raw);
+    let (head, body) = c.response();
+    (head.status, body)
+}
+
+/// Publishes `body` to `topic` on a new connection; returns the status and
+/// the response body.
+pub fn publish(addr: SocketAddr, topic: &str, body: &str) -> (u16, String) {
+    publish_on(&mut connect(addr), topic, body)
+}
+
+/// Publishes and expects 200; returns the receipt's `id` and `receivers`.
+pub fn publish_ok(c: &mut Client, topic: &str, body: &str) -> (u64, u64) {
+    let (status, reply) = publish_on(c, topic, body);
+    assert_eq!(status, 200, "publish to {topic}: {reply:?}");
+    let receipt: serde_json::Value = serde_json::from_str(&reply).expect("receipt is JSON");
+    let field = |name: &str| receipt[name].as_u64().expect("receipt field");
+    (field("id"), field("receivers"))
+}
+
+/// Like [`connect`], with the socket's receive buffer set to `bytes` before
+/// connecting (so the window the server sees is small from the start): a
+/// client that does not read then blocks the server's writes quickly.
+pub fn connect_with_recv_buffer(addr: SocketAddr, bytes: usize) -> Client {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    socket.connect(&addr.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    Client {
+        stream,
+        buf: Vec::new(),
+    }
+}
+
+/// The `/metrics` text, fetched on a new connection.
+pub fn metrics(addr: SocketAddr) -> String {
+    let (head, body) = get(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(head.status, 200, "{}", head.raw);
+    body
+}
+
+/// The value of one sample in `/metrics`, named exactly as rendered, labels
+/// included: `tinypush_subscribers`, `tinypush_connections{kind="sse"}`.
+pub fn metric(addr: SocketAddr, name: &str) -> i64 {
+    metric_in(&metrics(addr), name)
+}
+
+/// The value of the sample `name` in a `/metrics` text.
+pub fn metric_in(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
+        .parse()
+        .expect("a whole number")
+}
+
+/// A chunked body read as text, whatever the chunk boundaries: NDJSON
+/// lines, or SSE events ended by a blank line.
+pub struct StreamReader {
+    pub client: Client,
+    text: String,
+    ended: bool,
+}
+
+/// One Server-Sent Event, its fields taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<u64>,
+    /// The `event:` field; `None` for the default type `message`.
+    pub event: Option<String>,
+    /// The `data:` lines joined with `\n`.
+    pub data: String,
+}
+
+impl StreamReader {
+    /// Reads the body of `client`, whose response head was already read.
+    pub fn new(client: Client) -> StreamReader {
+        StreamReader {
+            client,
+            text: String::new(),
+            ended: false,
+        }
+    }
+
+    /// The text up to `delim` (not included), or `None` once the body has
+    /// ended (the last chunk came) with nothing pending.
+    fn until(&mut self, delim: &str) -> Option<String> {
+        loop {
+            if let Some(at) = self.text.find(delim) {
+                let piece = self.text[..at].to_string();
+                self.text.drain(..at + delim.len());
+                return Some(piece);
+            }
+            if self.ended {
+                assert!(
+                    self.text.is_empty(),
+                    "body ended inside a piece: {:?}",
+                    self.text
+                );
+                return None;
+            }
+            let chunk = self.client.chunk();
+            self.ended = chunk.is_empty();
+            self.text.push_str(&chunk);
+        }
+    }
+
+    /// The next line without its `\n`; `None` at the end of the body.
+    pub fn line(&mut self) -> Option<String> {
+        self.until("\n")
+    }
+
+    /// The next line, parsed as JSON; `None` at the end of the body.
+    pub fn json(&mut self) -> Option<serde_json::Value> {
+        self.line()
+            .map(|line| serde_json::from_str(&line).expect("an NDJSON line is JSON"))
+    }
+
+    /// The next SSE block (an event or a comment) without its blank line;
+    /// `None` at the end of the body.
+    pub fn raw_event(&mut self) -> Option<String> {
+        self.until("\n\n")
+    }
+
+    /// The next SSE event, skipping comment blocks (`: keepalive`).
+    pub fn event(&mut self) -> Option<SseEvent> {
+        loop {
+            let block = self.raw_event()?;
+            if block.lines().all(|line| line.starts_with(':')) {
+                continue;
+            }
+            return Some(parse_sse(&block));
+        }
+    }
+}
+
+/// Takes one SSE block (without its blank line) apart into its fields.
+pub fn parse_sse(block: &str) -> SseEvent {
+    let mut event = SseEvent {
+        id: None,
+        event: None,
+        data: String::new(),
+    };
+    let mut data = Vec::new();
+    for line in block.lines() {
+        let (field, value) = line.split_once(": ").unwrap_or((line, ""));
+        match field {
+            "id" => event.id = Some(value.parse().expect("numeric id")),
+            "event" => event.event = Some(value.to_string()),
+            "data" => data.push(value),
+            _ if field.starts_with(':') => {}
+            _ => panic!("unexpected SSE line {line:?} in {block:?}"),
+        }
+    }
+    event.data = data.join("\n");
+    event
+}
+
+impl ChildServer {
+    /// Starts `tinypush serve --static-dir DIR --log-level debug ARGS`
+    /// directly (no shell, no `--addr` of its own: `args` must give one),
+    /// with `TINYPUSH_PUBLISH_TOKEN` removed from its environment and then
+    /// `envs` set; waits for its port.
+    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> ChildServer {
+        let dir = static_dir();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tinypush"));
+        command
+            .arg("serve")
+            .arg("--static-dir")
+            .arg(&dir)
+            .args(["--log-level", "debug"])
+            .args(args)
+            .env_remove("TINYPUSH_PUBLISH_TOKEN");
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tinypush");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = unbounded();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = ChildServer {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            static_dir: dir,
+            lines: rx,
+            seen: Vec::new(),
+        };
+        let line = server.wait_log("listening on http://");
+        let addr = line.rsplit("http://").next().unwrap().trim();
+        server.addr = addr.parse().expect("address in the listening line");
+        server
+    }
+
+    /// Every log line read so far (by [`ChildServer::wait_log`]).
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+}
+
+/// Sends a raw subscribe request (SSE or NDJSON) and expects a 200 stream
+/// head. The hub registers the subscription before the head goes out, so
+/// once the head is read, every later publish reaches this subscriber.
+pub fn open_stream(addr: SocketAddr, raw: &[u8]) -> StreamReader {
+    let mut c = connect(addr);
+    c.send(raw);
+    let head = c.head();
+    assert_eq!(head.status, 200, "{}", head.raw);
+    StreamReader::new(c)
+}
+
+/// The next SSE event as `(id, data)`; it must be a plain message.
+pub fn sse_message(r: &mut StreamReader) -> (u64, String) {
+    let e = r.event().expect("an event, not the end of the body");
+    assert_eq!(e.event, None, "{e:?}");
+    (e.id.expect("message events carry an id"), e.data)
+}
+
+/// The next NDJSON line as `(id, data)`; it must be a message object.
+pub fn ndjson_message(r: &mut StreamReader) -> (u64, String) {
+    let v = r.json().expect("a line, not the end of the body");
+    json_message(&v)
+}
+
+/// `(id, data)` of a `{"event":"message",...}` object.
+pub fn json_message(v: &serde_json::Value) -> (u64, String) {
+    assert_eq!(v["event"], "message", "{v}");
+    let id = v["id"].as_u64().expect("numeric id");
+    let data = v["data"].as_str().expect("string data");
+    (id, data.to_string())
+}
+
+/// The next WebSocket frame, which must be a whole text frame.
+pub fn ws_text(c: &mut Client) -> String {
+    let (fin, opcode, payload) = c.read_frame();
+    assert!(fin, "a whole message in one frame");
+    assert_eq!(
+        opcode,
+        0x1,
+        "expected text, got {:?}",
+        String::from_utf8_lossy(&payload)
+    );
+    String::from_utf8(payload).expect("UTF-8 text frame")
+}
+
+/// The next `?format=json` frame as `(id, data)`; it must be a message.
+pub fn ws_json_message(c: &mut Client) -> (u64, String) {
+    let v: serde_json::Value = serde_json::from_str(&ws_text(c)).expect("a JSON frame");
+    json_message(&v)
+}
