@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{select, tick};
 use log::info;
+use serde::Serialize;
 use subtle::ConstantTimeEq;
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -62,13 +63,12 @@ fn publish(x: &mut Exchange, topic: &str) -> Result<Outcome> {
     }
     let text = String::from_utf8(std::mem::take(&mut x.body)).map_err(|_| Error::NotText)?;
     let receipt = x.shared.hub.publish(topic, text)?;
-    let body = format!(
-        "{{\"id\":{},\"topic\":{},\"receivers\":{}}}\n",
-        receipt.id,
-        json_string(topic),
-        receipt.receivers
-    );
-    reply(x, "application/json", body.as_bytes())
+    let body = line(json(&Receipt {
+        id: receipt.id,
+        topic,
+        receivers: receipt.receivers,
+    }));
+    reply(x, "application/json", &body)
 }
 
 /// Whether the request may publish: no token is configured, or it carries
@@ -137,16 +137,20 @@ impl Framing {
     fn keepalive(self) -> Vec<u8> {
         match self {
             Framing::Sse => crate::sse::encode_comment("keepalive"),
-            Framing::Ndjson => line(format!("{{\"event\":\"keepalive\",\"time\":{}}}", now_ms())),
+            Framing::Ndjson => line(json(&Keepalive {
+                event: "keepalive",
+                time: now_ms(),
+            })),
         }
     }
 
     fn dropped(self, topic: &str, last_id: Option<u64>) -> Vec<u8> {
-        let json = format!(
-            "{{\"event\":\"error\",\"topic\":{},\"error\":\"subscriber too slow; resume with since=last_id\",\"last_id\":{}}}",
-            json_string(topic),
-            last_id.map_or("null".to_string(), |id| id.to_string())
-        );
+        let json = json(&Dropped {
+            event: "error",
+            topic,
+            error: "subscriber too slow; resume with since=last_id",
+            last_id,
+        });
         match self {
             Framing::Sse => Event::data(json).event("error").encode(),
             Framing::Ndjson => line(json),
@@ -271,31 +275,72 @@ fn push_for(sub: &Subscription, json: bool) -> Push {
     }
 }
 
+/// `{"id":7,"topic":"news","receivers":3}`: the answer to a publish.
+#[derive(Serialize)]
+struct Receipt<'a> {
+    id: u64,
+    topic: &'a str,
+    receivers: usize,
+}
+
 /// `{"event":"message","id":7,"topic":"news","time":1763755200000,"data":"hello"}`
-fn message_json(m: &Published) -> String {
-    format!(
-        "{{\"event\":\"message\",\"id\":{},\"topic\":{},\"time\":{},\"data\":{}}}",
-        m.id,
-        json_string(&m.topic),
-        m.time_ms,
-        json_string(m.data.as_str())
-    )
+#[derive(Serialize)]
+struct MessageEvent<'a> {
+    event: &'static str,
+    id: u64,
+    topic: &'a str,
+    time: u64,
+    data: &'a str,
 }
 
 /// `{"event":"gap","topic":"news","from":3,"to":7}`; `to` is null when the
 /// cursor was beyond the last id.
-fn gap_json(topic: &str, gap: Gap) -> String {
-    let to = gap.to.map_or("null".to_string(), |to| to.to_string());
-    format!(
-        "{{\"event\":\"gap\",\"topic\":{},\"from\":{},\"to\":{to}}}",
-        json_string(topic),
-        gap.from
-    )
+#[derive(Serialize)]
+struct GapEvent<'a> {
+    event: &'static str,
+    topic: &'a str,
+    from: u64,
+    to: Option<u64>,
 }
 
-/// A JSON string literal, escaped by serde_json.
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).expect("a str always serializes")
+/// `{"event":"keepalive","time":1763755200000}`
+#[derive(Serialize)]
+struct Keepalive {
+    event: &'static str,
+    time: u64,
+}
+
+/// `{"event":"error","topic":"news","error":"…","last_id":7}`
+#[derive(Serialize)]
+struct Dropped<'a> {
+    event: &'static str,
+    topic: &'a str,
+    error: &'static str,
+    last_id: Option<u64>,
+}
+
+fn message_json(m: &Published) -> String {
+    json(&MessageEvent {
+        event: "message",
+        id: m.id,
+        topic: &m.topic,
+        time: m.time_ms,
+        data: m.data.as_str(),
+    })
+}
+
+fn gap_json(topic: &str, gap: Gap) -> String {
+    json(&GapEvent {
+        event: "gap",
+        topic,
+        from: gap.from,
+        to: gap.to,
+    })
+}
+
+/// One JSON object on one line (serde_json escapes every newline in strings).
+fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("these structs always serialize")
 }
 
 fn line(mut json: String) -> Vec<u8> {
@@ -303,10 +348,10 @@ fn line(mut json: String) -> Vec<u8> {
     json.into_bytes()
 }
 
-fn now_ms() -> u128 {
+fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
