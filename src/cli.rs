@@ -218,6 +218,9 @@ where
         return Err(Stop::Usage(format!("tinypush: {flag} must be at least 1")));
     }
     let zero = [
+        ("--head-timeout", a.head_timeout),
+        ("--keepalive-timeout", a.keepalive_timeout),
+        ("--write-timeout", a.write_timeout),
         ("--ws-ping-interval", a.ws_ping_interval),
         ("--ws-timeout", a.ws_timeout),
         ("--ws-heartbeat", a.ws_heartbeat),

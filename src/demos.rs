@@ -25,9 +25,10 @@ use crossbeam_channel::{after, select, tick};
 
 use crate::connection::{Exchange, Outcome, require_get};
 use crate::error::{Error, Result};
+use crate::hub::MAX_ID;
 use crate::request::Request;
 use crate::sse::{Event, SseWriter};
-use crate::streaming::{self, End};
+use crate::streaming::{self, End, Opened};
 
 /// Most lines `/stream` may be asked for.
 pub const MAX_COUNT: u64 = 100_000;
@@ -47,12 +48,9 @@ pub fn stream(x: &mut Exchange) -> Result<Outcome> {
     )?;
     let interval = millis(x.req, "interval_ms", 1000, INTERVAL_WHY)?;
     let timeout = millis(x.req, "timeout_ms", 10_000, TIMEOUT_WHY)?;
-    let keep_alive = x.keep_alive;
-    let Some(mut live) = streaming::open(x, "text/plain; charset=utf-8")? else {
-        return Ok(Outcome {
-            status: 200,
-            keep_alive,
-        });
+    let mut live = match streaming::open(x, "text/plain; charset=utf-8")? {
+        Opened::Live(live) => live,
+        Opened::HeadOnly(outcome) => return Ok(outcome),
     };
     let ticks = tick(interval);
     let deadline = after(timeout);
@@ -89,17 +87,18 @@ pub fn event(x: &mut Exchange) -> Result<Outcome> {
     let first = match x.req.header("Last-Event-ID").map(str::trim) {
         None | Some("") => 1,
         Some(id) => match id.parse::<u64>() {
-            Ok(n) if n < u64::MAX => n + 1,
-            _ => return Err(Error::BadRequest("Last-Event-ID must be a whole number")),
+            Ok(n) if n < MAX_ID => n + 1,
+            _ => {
+                return Err(Error::BadRequest(
+                    "Last-Event-ID must be a whole number below 9007199254740991",
+                ));
+            }
         },
     };
     let keepalive = tick(x.shared.config.stream_keepalive);
-    let keep_alive = x.keep_alive;
-    let Some(mut live) = streaming::open(x, "text/event-stream")? else {
-        return Ok(Outcome {
-            status: 200,
-            keep_alive,
-        });
+    let mut live = match streaming::open(x, "text/event-stream")? {
+        Opened::Live(live) => live,
+        Opened::HeadOnly(outcome) => return Ok(outcome),
     };
     let ticks = tick(interval);
     let (closed, shutdown) = (live.closed().clone(), live.shutdown().clone());

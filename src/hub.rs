@@ -108,6 +108,10 @@ struct TopicState {
     last_used: Instant,
 }
 
+/// The largest id or cursor: 2^53 - 1, the largest integer JavaScript
+/// reads exactly, and far from overflowing when we add one.
+pub const MAX_ID: u64 = (1 << 53) - 1;
+
 /// Topic names: what a URL path segment can carry without escaping.
 pub fn valid_topic(name: &str) -> bool {
     (1..=64).contains(&name.len())

@@ -52,12 +52,20 @@ pub enum End {
     Gone,
 }
 
-/// Sends the stream's head and starts watching for a hang-up. Returns `None`
-/// for a HEAD request, which gets the head alone.
+/// What [`open`] started.
+pub enum Opened<'x> {
+    /// A stream to run.
+    Live(Live<'x>),
+    /// A HEAD request: the head was the whole answer.
+    HeadOnly(Outcome),
+}
+
+/// Sends the stream's head and starts watching for a hang-up; a HEAD
+/// request gets the head alone.
 ///
 /// # Errors
 /// `Io` when the head cannot be written or the socket cannot be watched.
-pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<Option<Live<'x>>> {
+pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<Opened<'x>> {
     let http11 = x.req.is_http11();
     // HTTP/1.0 streams end with the connection, so they cannot keep it alive.
     let keep_alive = x.keep_alive && http11;
@@ -76,9 +84,14 @@ pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<O
         Kind::Chunked
     });
     if x.req.is_head() {
-        return Ok(None);
+        return Ok(Opened::HeadOnly(Outcome {
+            status: 200,
+            keep_alive,
+        }));
     }
-    Ok(Some(Live {
+    // The request buffer's capacity would otherwise live as long as the stream.
+    x.inbound.shrink();
+    Ok(Opened::Live(Live {
         watch: x.shared.watcher.watch(x.stream)?,
         shutdown: x.shared.conns.shutdown_signal(),
         peer: x.peer,

@@ -34,11 +34,11 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::connection::{Exchange, Outcome, reply, require_get};
 use crate::error::{Error, Result};
-use crate::hub::{Gap, Published, Subscription};
+use crate::hub::{Gap, MAX_ID, Published, Subscription};
 use crate::metrics::Kind;
 use crate::request::Request;
 use crate::sse::Event;
-use crate::streaming::{self, End};
+use crate::streaming::{self, End, Opened};
 use crate::upgrade;
 use crate::ws::{self, Options, Push};
 
@@ -89,7 +89,7 @@ fn may_publish(req: &Request, token: Option<&str>) -> bool {
 
 /// The subscriber's cursor: `Last-Event-ID` (SSE only), else `?since=N`.
 fn cursor(req: &Request, sse: bool) -> Result<Option<u64>> {
-    const WHY: &str = "since and Last-Event-ID must be whole numbers";
+    const WHY: &str = "since and Last-Event-ID must be whole numbers from 0 to 9007199254740991";
     let header = if sse {
         req.header("Last-Event-ID")
             .map(str::trim)
@@ -99,7 +99,10 @@ fn cursor(req: &Request, sse: bool) -> Result<Option<u64>> {
     };
     match header.or_else(|| req.query("since")) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| Error::BadRequest(WHY)),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n <= MAX_ID => Ok(Some(n)),
+            _ => Err(Error::BadRequest(WHY)),
+        },
     }
 }
 
@@ -166,13 +169,10 @@ fn subscribe_stream(x: &mut Exchange, topic: &str, framing: Framing) -> Result<O
     // Subscribing before the head goes out lets a 400 or 503 still be sent.
     let sub = x.shared.hub.subscribe(topic, since)?;
     let keepalive = tick(x.shared.config.stream_keepalive);
-    let keep_alive = x.keep_alive;
     let peer = x.peer;
-    let Some(mut live) = streaming::open(x, framing.content_type())? else {
-        return Ok(Outcome {
-            status: 200,
-            keep_alive,
-        });
+    let mut live = match streaming::open(x, framing.content_type())? {
+        Opened::Live(live) => live,
+        Opened::HeadOnly(outcome) => return Ok(outcome),
     };
     let (closed, shutdown) = (live.closed().clone(), live.shutdown().clone());
     let body = &mut live.body;

@@ -327,6 +327,14 @@ fn stream_timeout_out_of_range_gets_400_with_reason() {
 fn event_with_bad_last_event_id_gets_400_with_reason() {
     refused_400(
         b"GET /event HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n",
-        "Last-Event-ID must be a whole number\n",
+        "Last-Event-ID must be a whole number below 9007199254740991\n",
+    );
+}
+
+#[test]
+fn event_with_last_event_id_at_the_top_of_the_range_gets_400() {
+    refused_400(
+        b"GET /event HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 18446744073709551614\r\n\r\n",
+        "Last-Event-ID must be a whole number below 9007199254740991\n",
     );
 }

@@ -78,6 +78,23 @@ fn bad_duration_and_size_are_one_line_and_exit_2() {
 }
 
 #[test]
+fn zero_timeouts_are_refused() {
+    for flag in [
+        "--head-timeout",
+        "--keepalive-timeout",
+        "--write-timeout",
+        "--ws-timeout",
+    ] {
+        let out = run(&["serve", flag, "0s"]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert_eq!(
+            text(&out.stderr),
+            format!("tinypush: {flag} must be more than 0\n")
+        );
+    }
+}
+
+#[test]
 fn no_arguments_prints_help_and_exits_2() {
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));

@@ -20,6 +20,29 @@ fn expect_response(c: &mut Client, status_line: &str, body: &str) -> support::He
 }
 
 #[test]
+fn expect_100_continue_gets_the_go_ahead_before_the_body() {
+    let server = start_server();
+    let mut c = connect(server.addr);
+    c.send(b"POST /topics/news HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    // The client holds its body back until it reads this.
+    assert_eq!(c.head().raw, "HTTP/1.1 100 Continue\r\n\r\n");
+    c.send(b"hello");
+    let (head, body) = c.response();
+    assert_eq!(head.status, 200);
+    assert_eq!(body, "{\"id\":1,\"topic\":\"news\",\"receivers\":0}\n");
+}
+
+#[test]
+fn head_of_a_stream_over_http10_keep_alive_says_close_and_closes() {
+    let server = start_server();
+    let mut c = connect(server.addr);
+    c.send(b"HEAD /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let head = c.head();
+    assert_eq!(head.header("Connection"), Some("close"));
+    c.expect_closed();
+}
+
+#[test]
 fn healthz_response_is_exact() {
     let server = start_server();
     let mut c = connect(server.addr);

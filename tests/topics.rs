@@ -20,8 +20,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::{
-    connect, open_stream, publish, sse_message, start_server, start_server_with, ws_connect,
-    ws_handshake, ws_text,
+    connect, metric, open_stream, publish, sse_message, start_server, start_server_with,
+    ws_connect, ws_handshake, ws_text,
 };
 
 const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\n\
@@ -214,11 +214,19 @@ fn cursor_that_is_not_a_number_gets_400() {
         &b"GET /topics/news/sse?since=abc HTTP/1.1\r\nHost: t\r\n\r\n"[..],
         b"GET /topics/news/stream?since=-1 HTTP/1.1\r\nHost: t\r\n\r\n",
         b"GET /topics/news/sse HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n",
+        // Past 2^53 - 1, where JavaScript stops counting exactly.
+        b"GET /topics/news/stream?since=9007199254740992 HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET /topics/news/stream?since=18446744073709551615 HTTP/1.1\r\nHost: t\r\n\r\n",
     ] {
         let (line, _, body) = refusal(server.addr, raw);
         assert_eq!(line, "HTTP/1.1 400 Bad Request");
-        assert_eq!(body, "since and Last-Event-ID must be whole numbers\n");
+        assert_eq!(
+            body,
+            "since and Last-Event-ID must be whole numbers from 0 to 9007199254740991\n"
+        );
     }
+    // Nothing was left subscribed by the refusals.
+    assert_eq!(metric(server.addr, "tinypush_subscribers"), 0);
 }
 
 // ---- one message, exactly, on each transport ----

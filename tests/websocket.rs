@@ -122,6 +122,7 @@ fn version_8_gets_426_naming_version_13() {
         "only WebSocket version 13 is supported",
     );
     assert_eq!(head.header("Sec-WebSocket-Version"), Some("13"));
+    assert_eq!(head.header("Upgrade"), Some("websocket"));
 }
 
 #[test]
