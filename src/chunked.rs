@@ -15,7 +15,7 @@
 //!
 //! Not supported: trailers and chunk extensions.
 
-use std::io::{self, Write};
+use std::io::{self, IoSlice, Write};
 
 /// Writes a response body as chunks, one per [`ChunkedWriter::chunk`] call,
 /// each flushed at once.
@@ -34,20 +34,28 @@ impl<W: Write> ChunkedWriter<W> {
     /// Sends `data` as one chunk and flushes it. Empty data sends nothing:
     /// an empty chunk would end the body.
     pub fn chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.is_empty() {
+        self.chunk_parts(&[data])
+    }
+
+    /// Sends `parts` together as one chunk, without copying them into one
+    /// buffer: the size line, the parts and the CRLF go to one `writev`, so
+    /// they leave together instead of as tiny segments, and a large message
+    /// shared by many subscribers is never copied per subscriber.
+    pub fn chunk_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len == 0 {
             return Ok(());
         }
+        let size_line = format!("{len:x}\r\n");
+        let mut slices = Vec::with_capacity(parts.len() + 2);
         if self.chunked {
-            // One buffer, one write: the size line, the bytes and the CRLF
-            // leave together instead of as three tiny segments.
-            let mut frame = Vec::with_capacity(data.len() + 12);
-            write!(frame, "{:x}\r\n", data.len())?;
-            frame.extend_from_slice(data);
-            frame.extend_from_slice(b"\r\n");
-            self.inner.write_all(&frame)?;
-        } else {
-            self.inner.write_all(data)?;
+            slices.push(IoSlice::new(size_line.as_bytes()));
         }
+        slices.extend(parts.iter().map(|p| IoSlice::new(p)));
+        if self.chunked {
+            slices.push(IoSlice::new(b"\r\n"));
+        }
+        write_all_vectored(&mut self.inner, &mut slices)?;
         self.inner.flush()
     }
 
@@ -60,6 +68,19 @@ impl<W: Write> ChunkedWriter<W> {
         }
         Ok(self.inner)
     }
+}
+
+/// `write_all` for several buffers (std's is not stable yet).
+fn write_all_vectored(w: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+    while !slices.is_empty() {
+        match w.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -77,6 +98,13 @@ mod tests {
         want.extend_from_slice(&[b'x'; 26]);
         want.extend_from_slice(b"\r\n0\r\n\r\n");
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn parts_make_one_chunk() {
+        let mut w = ChunkedWriter::new(Vec::new(), true);
+        w.chunk_parts(&[b"{\"a\":1}", b"\n"]).unwrap();
+        assert_eq!(w.finish().unwrap(), b"8\r\n{\"a\":1}\n\r\n0\r\n\r\n");
     }
 
     #[test]

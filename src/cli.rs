@@ -147,6 +147,9 @@ struct ServeArgs {
     /// Messages each topic keeps for subscribers resuming with a cursor.
     #[arg(long, default_value_t = crate::config::TOPIC_HISTORY, value_name = "N")]
     topic_history: usize,
+    /// Bytes of message bodies each topic's history may hold.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
+    topic_history_bytes: usize,
     /// Most topics at once; past it: 503.
     #[arg(long, default_value_t = crate::config::MAX_TOPICS, value_name = "N")]
     max_topics: usize,
@@ -251,6 +254,7 @@ where
         ws_heartbeat: a.ws_heartbeat,
         ws_queue: a.ws_queue,
         topic_history: a.topic_history,
+        topic_history_bytes: a.topic_history_bytes,
         max_topics: a.max_topics,
         max_subscribers: a.max_subscribers,
         subscriber_queue: a.subscriber_queue,

@@ -44,6 +44,9 @@ pub const WS_HEARTBEAT: Duration = Duration::from_secs(1);
 pub const WS_QUEUE: usize = 256;
 /// Messages each topic keeps for resuming subscribers.
 pub const TOPIC_HISTORY: usize = 1000;
+/// Bytes of message bodies each topic's history may hold; the newest
+/// message is kept even when it alone is larger.
+pub const TOPIC_HISTORY_BYTES: usize = 1024 * 1024;
 /// Most topics at once.
 pub const MAX_TOPICS: usize = 10_000;
 /// Most subscribers at once, over all topics.
@@ -100,6 +103,8 @@ pub struct Config {
     pub ws_queue: usize,
     /// See [`TOPIC_HISTORY`].
     pub topic_history: usize,
+    /// See [`TOPIC_HISTORY_BYTES`].
+    pub topic_history_bytes: usize,
     /// See [`MAX_TOPICS`].
     pub max_topics: usize,
     /// See [`MAX_SUBSCRIBERS`].
@@ -138,6 +143,7 @@ impl Default for Config {
             ws_heartbeat: WS_HEARTBEAT,
             ws_queue: WS_QUEUE,
             topic_history: TOPIC_HISTORY,
+            topic_history_bytes: TOPIC_HISTORY_BYTES,
             max_topics: MAX_TOPICS,
             max_subscribers: MAX_SUBSCRIBERS,
             subscriber_queue: SUBSCRIBER_QUEUE,

@@ -83,6 +83,14 @@ impl Write for Counted {
         Ok(n)
     }
 
+    /// One `writev` for several buffers (the default would write only the first).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let n = (&*self.stream).write_vectored(bufs)?;
+        self.bytes += n as u64;
+        self.metrics.wrote(n);
+        Ok(n)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         (&*self.stream).flush()
     }

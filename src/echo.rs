@@ -29,7 +29,7 @@ pub fn echo(x: &mut Exchange, heartbeat: bool) -> Result<Outcome> {
     }
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.conns.shutdown_signal().clone();
-    let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, &options, shutdown)?;
+    let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, options, shutdown)?;
     for message in incoming {
         if conn.send(message).is_err() {
             break;

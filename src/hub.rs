@@ -21,22 +21,25 @@
 //!
 //! A cursor the history cannot serve gets a [`Gap`] first: the oldest
 //! messages were evicted, or the cursor is beyond the last id (the server
-//! restarted and ids began again at 1). Not kept: anything across restarts.
+//! restarted and ids began again at 1). A topic forgotten for being idle
+//! leaves its last id behind, so if it comes back its ids go on from there
+//! and old cursors still get an honest gap. Not kept: anything across
+//! restarts.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use log::info;
-use tungstenite::Utf8Bytes;
+use tungstenite::{Bytes, Utf8Bytes};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
-/// One published message, shared by every subscriber's queue.
+/// One published message, shared by the history and every subscriber's queue.
 #[derive(Debug)]
 pub struct Published {
     /// The topic's sequence number, from 1.
@@ -47,6 +50,20 @@ pub struct Published {
     pub time_ms: u64,
     /// The body; cheap to clone into a WebSocket frame.
     pub data: Utf8Bytes,
+    /// Its bytes in each subscriber format, made by the first subscriber
+    /// that needs them and shared by the rest: a thousand subscribers cost
+    /// one encoding, not a thousand.
+    pub encoded: Encodings,
+}
+
+/// Lazily made encodings of one message (see `topics.rs` for the formats).
+#[derive(Debug, Default)]
+pub struct Encodings {
+    /// The Server-Sent Events event.
+    pub sse: OnceLock<Bytes>,
+    /// The JSON object, without a line end (NDJSON adds `\n`; WebSocket
+    /// `format=json` frames carry it as is).
+    pub json: OnceLock<Utf8Bytes>,
 }
 
 /// Messages a subscriber asked for that the history no longer holds.
@@ -84,16 +101,23 @@ pub struct Subscription {
 
 /// Every topic, and the limits on them.
 pub struct Hub {
-    topics: Mutex<HashMap<Arc<str>, Arc<Topic>>>,
+    topics: Mutex<Topics>,
     subscribers: AtomicUsize,
     next_key: AtomicU64,
     last_sweep: Mutex<Instant>,
     history: usize,
+    history_bytes: usize,
     max_topics: usize,
     max_subscribers: usize,
     queue: usize,
     idle: Duration,
     metrics: Arc<Metrics>,
+}
+
+struct Topics {
+    live: HashMap<Arc<str>, Arc<Topic>>,
+    // The last id of each forgotten topic, so ids never go backwards.
+    forgotten: HashMap<Arc<str>, u64>,
 }
 
 struct Topic {
@@ -104,8 +128,11 @@ struct Topic {
 struct TopicState {
     last_id: u64,
     history: VecDeque<Arc<Published>>,
+    history_bytes: usize,
     subscribers: Vec<(u64, Sender<Arc<Published>>)>,
     last_used: Instant,
+    // Swept out of the map: whoever finds it must look the name up again.
+    retired: bool,
 }
 
 /// The largest id or cursor: 2^53 - 1, the largest integer JavaScript
@@ -124,16 +151,23 @@ const BAD_TOPIC: Error = Error::BadRequest("topic name must be 1 to 64 of A-Z a-
 
 /// How often creating a topic also sweeps idle ones (besides when at the cap).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Forgotten topics whose last id we remember; past it, an arbitrary one
+/// is dropped (a topic that comes back after that starts at 1 again).
+const MAX_FORGOTTEN: usize = 100_000;
 
 impl Hub {
     /// An empty hub with the config's limits.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Arc<Hub> {
         Arc::new(Hub {
-            topics: Mutex::new(HashMap::new()),
+            topics: Mutex::new(Topics {
+                live: HashMap::new(),
+                forgotten: HashMap::new(),
+            }),
             subscribers: AtomicUsize::new(0),
             next_key: AtomicU64::new(1),
             last_sweep: Mutex::new(Instant::now()),
             history: config.topic_history,
+            history_bytes: config.topic_history_bytes,
             max_topics: config.max_topics,
             max_subscribers: config.max_subscribers,
             queue: config.subscriber_queue,
@@ -147,55 +181,63 @@ impl Hub {
     /// # Errors
     /// 400 for a bad topic name, 503 when a new topic would pass the cap.
     pub fn publish(&self, topic: &str, data: String) -> Result<Receipt> {
-        let topic = self.topic(topic)?;
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let data = Utf8Bytes::from(data);
-        let mut state = topic.lock();
-        state.last_id += 1;
-        let message = Arc::new(Published {
-            id: state.last_id,
-            topic: Arc::clone(&topic.name),
-            time_ms,
-            data,
-        });
-        if state.history.len() == self.history {
-            state.history.pop_front();
-        }
-        state.history.push_back(Arc::clone(&message));
-        state.last_used = Instant::now();
-        let before = state.subscribers.len();
-        state
-            .subscribers
-            .retain(|(_, queue)| match queue.try_send(Arc::clone(&message)) {
-                Ok(()) => true,
-                // Too slow: dropping its Sender (removing it here) is its signal.
-                Err(TrySendError::Full(_)) => {
-                    self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
-                    self.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                    false
-                }
-                Err(TrySendError::Disconnected(_)) => false,
+        let (id, receivers, gone) = self.with_topic(topic, |topic, state| {
+            state.last_id += 1;
+            let message = Arc::new(Published {
+                id: state.last_id,
+                topic: Arc::clone(&topic.name),
+                time_ms,
+                data,
+                encoded: Encodings::default(),
             });
-        let receivers = state.subscribers.len();
-        let gone = before - receivers;
-        drop(state);
+            self.remember(state, &message);
+            let before = state.subscribers.len();
+            state
+                .subscribers
+                .retain(|(_, queue)| match queue.try_send(Arc::clone(&message)) {
+                    Ok(()) => true,
+                    // Too slow: dropping its Sender (removing it here) is its signal.
+                    Err(TrySendError::Full(_)) => {
+                        self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                    Err(TrySendError::Disconnected(_)) => false,
+                });
+            (
+                message.id,
+                state.subscribers.len(),
+                before - state.subscribers.len(),
+            )
+        })?;
         if gone > 0 {
             self.subscribers.fetch_sub(gone, Ordering::Relaxed);
-            info!(
-                "topic {}: {gone} subscribers dropped at id {}",
-                topic.name, message.id
-            );
+            info!("topic {topic}: {gone} subscribers dropped at id {id}");
         }
         self.metrics.published.fetch_add(1, Ordering::Relaxed);
         self.metrics
             .delivered
             .fetch_add(receivers as u64, Ordering::Relaxed);
-        Ok(Receipt {
-            id: message.id,
-            receivers,
-        })
+        Ok(Receipt { id, receivers })
+    }
+
+    /// Appends to the history, evicting the oldest past either cap.
+    fn remember(&self, state: &mut TopicState, message: &Arc<Published>) {
+        state.history_bytes += message.data.len();
+        state.history.push_back(Arc::clone(message));
+        while state.history.len() > self.history
+            || (state.history_bytes > self.history_bytes && state.history.len() > 1)
+        {
+            let Some(old) = state.history.pop_front() else {
+                break;
+            };
+            state.history_bytes -= old.data.len();
+        }
+        state.last_used = Instant::now();
     }
 
     /// Subscribes to `topic`. With a cursor (`since`: the last id seen, 0
@@ -204,22 +246,28 @@ impl Hub {
     /// # Errors
     /// 400 for a bad topic name, 503 past the topic or subscriber cap.
     pub fn subscribe(self: &Arc<Self>, topic: &str, since: Option<u64>) -> Result<Subscription> {
-        let topic = self.topic(topic)?;
-        let taken = self.subscribers.fetch_add(1, Ordering::Relaxed);
-        if taken >= self.max_subscribers {
+        if self.subscribers.fetch_add(1, Ordering::Relaxed) >= self.max_subscribers {
             self.subscribers.fetch_sub(1, Ordering::Relaxed);
             return Err(Error::Unavailable("too many subscribers"));
         }
         let (queue, live) = bounded(self.queue);
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let mut state = topic.lock();
-        let (gap, replay) = match since {
-            None => (None, Vec::new()),
-            Some(cursor) => state.replay_after(cursor),
+        let subscribed = self.with_topic(topic, |topic, state| {
+            let (gap, replay) = match since {
+                None => (None, Vec::new()),
+                Some(cursor) => state.replay_after(cursor),
+            };
+            state.subscribers.push((key, queue));
+            state.last_used = Instant::now();
+            (Arc::clone(topic), gap, replay)
+        });
+        let (topic, gap, replay) = match subscribed {
+            Ok(found) => found,
+            Err(e) => {
+                self.subscribers.fetch_sub(1, Ordering::Relaxed);
+                return Err(e);
+            }
         };
-        state.subscribers.push((key, queue));
-        state.last_used = Instant::now();
-        drop(state);
         Ok(Subscription {
             gap,
             replay,
@@ -232,12 +280,29 @@ impl Hub {
 
     /// Topics held now.
     pub fn topic_count(&self) -> usize {
-        self.topics().len()
+        self.topics().live.len()
     }
 
     /// Subscribers now, over all topics.
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on a topic (found or created) under its lock. A topic swept
+    /// away between the lookup and the lock is looked up again, so nothing
+    /// is published to, or subscribed on, a topic no one else can reach.
+    fn with_topic<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Arc<Topic>, &mut TopicState) -> T,
+    ) -> Result<T> {
+        loop {
+            let topic = self.topic(name)?;
+            let mut state = topic.lock();
+            if !state.retired {
+                return Ok(f(&topic, &mut state));
+            }
+        }
     }
 
     /// Finds or creates a topic.
@@ -246,26 +311,29 @@ impl Hub {
             return Err(BAD_TOPIC);
         }
         let mut topics = self.topics();
-        if let Some(topic) = topics.get(name) {
+        if let Some(topic) = topics.live.get(name) {
             return Ok(Arc::clone(topic));
         }
-        if topics.len() >= self.max_topics || self.sweep_due() {
+        if topics.live.len() >= self.max_topics || self.sweep_due() {
             self.sweep(&mut topics);
         }
-        if topics.len() >= self.max_topics {
+        if topics.live.len() >= self.max_topics {
             return Err(Error::Unavailable("too many topics"));
         }
         let name: Arc<str> = name.into();
+        let last_id = topics.forgotten.remove(&name).unwrap_or(0);
         let topic = Arc::new(Topic {
             name: Arc::clone(&name),
             state: Mutex::new(TopicState {
-                last_id: 0,
+                last_id,
                 history: VecDeque::new(),
+                history_bytes: 0,
                 subscribers: Vec::new(),
                 last_used: Instant::now(),
+                retired: false,
             }),
         });
-        topics.insert(name, Arc::clone(&topic));
+        topics.live.insert(name, Arc::clone(&topic));
         Ok(topic)
     }
 
@@ -278,19 +346,37 @@ impl Hub {
         true
     }
 
-    /// Forgets topics with no subscribers, unused for the idle time.
-    fn sweep(&self, topics: &mut HashMap<Arc<str>, Arc<Topic>>) {
-        let before = topics.len();
-        topics.retain(|_, topic| {
-            let state = topic.lock();
-            !state.subscribers.is_empty() || state.last_used.elapsed() < self.idle
+    /// Forgets topics with no subscribers, unused for the idle time,
+    /// remembering their last ids.
+    fn sweep(&self, topics: &mut Topics) {
+        let before = topics.live.len();
+        let mut retired = Vec::new();
+        topics.live.retain(|name, topic| {
+            let mut state = topic.lock();
+            let idle = state.subscribers.is_empty() && state.last_used.elapsed() >= self.idle;
+            if idle {
+                // Under the topic lock: anyone who found this topic before
+                // the sweep sees the flag once they hold the lock.
+                state.retired = true;
+                retired.push((Arc::clone(name), state.last_id));
+            }
+            !idle
         });
-        if topics.len() < before {
-            info!("forgot {} idle topics", before - topics.len());
+        for (name, last_id) in retired {
+            if topics.forgotten.len() >= MAX_FORGOTTEN {
+                let any = topics.forgotten.keys().next().cloned();
+                if let Some(any) = any {
+                    topics.forgotten.remove(&any);
+                }
+            }
+            topics.forgotten.insert(name, last_id);
+        }
+        if topics.live.len() < before {
+            info!("forgot {} idle topics", before - topics.live.len());
         }
     }
 
-    fn topics(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Topic>>> {
+    fn topics(&self) -> MutexGuard<'_, Topics> {
         // Each update is one insert or retain: a panic cannot leave it torn.
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -312,7 +398,7 @@ impl TopicState {
             // Ids began again since this cursor was handed out.
             (
                 Some(Gap {
-                    from: cursor + 1,
+                    from: cursor.saturating_add(1),
                     to: None,
                 }),
                 all(),
@@ -426,6 +512,23 @@ mod tests {
     }
 
     #[test]
+    fn history_is_capped_in_bytes_but_keeps_the_newest() {
+        let h = hub(|c| c.topic_history_bytes = 10);
+        for body in ["aaaa", "bbbb", "cccc", "dddddddddddddddd"] {
+            h.publish("t", body.into()).unwrap();
+        }
+        let sub = h.subscribe("t", Some(0)).unwrap();
+        assert_eq!(
+            sub.gap,
+            Some(Gap {
+                from: 1,
+                to: Some(3)
+            })
+        );
+        assert_eq!(ids(&sub.replay), [4]);
+    }
+
+    #[test]
     fn cursor_beyond_the_last_id_gives_an_open_gap_and_everything() {
         let h = hub(|_| {});
         h.publish("t", "after restart".into()).unwrap();
@@ -438,6 +541,29 @@ mod tests {
             })
         );
         assert_eq!(ids(&sub.replay), [1]);
+    }
+
+    #[test]
+    fn a_forgotten_topic_comes_back_with_its_ids_going_on() {
+        let h = hub(|c| {
+            c.max_topics = 1;
+            c.topic_idle = Duration::ZERO;
+        });
+        for _ in 0..3 {
+            h.publish("a", "x".into()).unwrap();
+        }
+        // Needing room for "b" forgets idle "a"; "a" coming back forgets "b".
+        h.publish("b", "x".into()).unwrap();
+        assert_eq!(h.publish("a", "again".into()).unwrap().id, 4);
+        let sub = h.subscribe("a", Some(1)).unwrap();
+        assert_eq!(
+            sub.gap,
+            Some(Gap {
+                from: 2,
+                to: Some(3)
+            })
+        );
+        assert_eq!(ids(&sub.replay), [4]);
     }
 
     #[test]
@@ -483,6 +609,11 @@ mod tests {
         ));
         let _one = h.subscribe("a", None).unwrap();
         assert!(matches!(h.subscribe("a", None), Err(Error::Unavailable(_))));
+        assert!(matches!(
+            h.subscribe("bad name", None),
+            Err(Error::Unavailable(_) | Error::BadRequest(_))
+        ));
+        assert_eq!(h.subscriber_count(), 1);
     }
 
     #[test]
@@ -499,5 +630,24 @@ mod tests {
             h.publish("c", "x".into()),
             Err(Error::Unavailable(_))
         ));
+    }
+
+    /// Whoever looked a topic up just before a sweep forgot it still holds
+    /// the old one; the sweep marks it under its lock, so `with_topic`
+    /// (which checks the mark once it holds that lock) looks the name up
+    /// again instead of publishing into, or subscribing on, a dead topic.
+    #[test]
+    fn a_swept_topic_is_marked_for_whoever_still_holds_it() {
+        let h = hub(|c| {
+            c.max_topics = 1;
+            c.topic_idle = Duration::ZERO;
+        });
+        h.publish("a", "x".into()).unwrap();
+        let stale = h.topic("a").unwrap();
+        h.publish("b", "x".into()).unwrap();
+        assert!(stale.lock().retired);
+        let fresh = h.with_topic("a", |topic, _| Arc::clone(topic)).unwrap();
+        assert!(!Arc::ptr_eq(&stale, &fresh));
+        assert!(!fresh.lock().retired);
     }
 }

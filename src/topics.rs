@@ -29,9 +29,10 @@ use crossbeam_channel::{select, tick};
 use log::info;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
-use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, Utf8Bytes};
 
+use crate::chunked::ChunkedWriter;
 use crate::connection::{Exchange, Outcome, reply, require_get};
 use crate::error::{Error, Result};
 use crate::hub::{Gap, MAX_ID, Published, Subscription};
@@ -123,10 +124,11 @@ impl Framing {
         }
     }
 
-    fn message(self, m: &Published) -> Vec<u8> {
+    /// Writes one message as one chunk, from its shared encoding.
+    fn write<W: io::Write>(self, body: &mut ChunkedWriter<W>, m: &Published) -> io::Result<()> {
         match self {
-            Framing::Sse => Event::data(m.data.as_str()).id(m.id).encode(),
-            Framing::Ndjson => line(message_json(m)),
+            Framing::Sse => body.chunk(sse_event(m)),
+            Framing::Ndjson => body.chunk_parts(&[json_object(m).as_bytes(), b"\n"]),
         }
     }
 
@@ -167,7 +169,7 @@ fn subscribe_stream(x: &mut Exchange, topic: &str, framing: Framing) -> Result<O
     require_get(x.req)?;
     let since = cursor(x.req, framing == Framing::Sse)?;
     // Subscribing before the head goes out lets a 400 or 503 still be sent.
-    let sub = x.shared.hub.subscribe(topic, since)?;
+    let mut sub = x.shared.hub.subscribe(topic, since)?;
     let keepalive = tick(x.shared.config.stream_keepalive);
     let peer = x.peer;
     let mut live = match streaming::open(x, framing.content_type())? {
@@ -181,15 +183,17 @@ fn subscribe_stream(x: &mut Exchange, topic: &str, framing: Framing) -> Result<O
         if let Some(gap) = sub.gap {
             body.chunk(&framing.gap(sub.topic(), gap))?;
         }
-        for m in &sub.replay {
-            body.chunk(&framing.message(m))?;
+        // Each replayed message is let go once sent: one that has left the
+        // history meanwhile is not held for the life of the stream.
+        for m in std::mem::take(&mut sub.replay) {
+            framing.write(body, &m)?;
             last_id = Some(m.id);
         }
         loop {
             select! {
                 recv(sub.live) -> m => match m {
                     Ok(m) => {
-                        body.chunk(&framing.message(&m))?;
+                        framing.write(body, &m)?;
                         last_id = Some(m.id);
                     }
                     Err(_) => {
@@ -219,14 +223,14 @@ fn subscribe_ws(x: &mut Exchange, topic: &str) -> Result<Outcome> {
     };
     let since = cursor(x.req, false)?;
     let publisher = may_publish(x.req, x.shared.config.publish_token.as_deref());
-    let sub = x.shared.hub.subscribe(topic, since)?;
+    let mut sub = x.shared.hub.subscribe(topic, since)?;
     upgrade::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
     let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
-    options.push = Some(push_for(&sub, json));
+    options.push = Some(push_for(&mut sub, json));
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.conns.shutdown_signal().clone();
-    let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, &options, shutdown)?;
+    let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, options, shutdown)?;
     // Once we refuse something, the close is on its way: later frames are
     // read (the close handshake needs it) but not acted on.
     let mut refused = false;
@@ -257,22 +261,33 @@ fn subscribe_ws(x: &mut Exchange, topic: &str) -> Result<Outcome> {
 /// What a WebSocket subscriber's writer sends: bare text frames carry the
 /// message alone (no room for a gap notice; use `format=json` to see ids
 /// and gaps), JSON frames carry the NDJSON objects.
-fn push_for(sub: &Subscription, json: bool) -> Push {
+fn push_for(sub: &mut Subscription, json: bool) -> Push {
     let render: fn(&Published) -> Message = if json {
-        |m| Message::text(message_json(m))
+        |m| Message::Text(json_object(m).clone())
     } else {
         |m| Message::Text(m.data.clone())
     };
-    let gap = sub
-        .gap
-        .filter(|_| json)
-        .map(|gap| Message::text(gap_json(sub.topic(), gap)));
-    let replay = sub.replay.iter().map(|m| render(m));
     Push {
-        backlog: gap.into_iter().chain(replay).collect(),
+        gap: sub
+            .gap
+            .filter(|_| json)
+            .map(|gap| Message::text(gap_json(sub.topic(), gap))),
+        replay: std::mem::take(&mut sub.replay),
         live: sub.live.clone(),
         render,
     }
+}
+
+/// The message's SSE event, encoded once for all subscribers.
+fn sse_event(m: &Published) -> &[u8] {
+    m.encoded
+        .sse
+        .get_or_init(|| Event::data(m.data.as_str()).id(m.id).encode().into())
+}
+
+/// The message's JSON object, encoded once for all subscribers.
+fn json_object(m: &Published) -> &Utf8Bytes {
+    m.encoded.json.get_or_init(|| message_json(m).into())
 }
 
 /// `{"id":7,"topic":"news","receivers":3}`: the answer to a publish.
@@ -357,7 +372,6 @@ fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tungstenite::Utf8Bytes;
 
     fn published(data: &str) -> Published {
         Published {
@@ -365,20 +379,29 @@ mod tests {
             topic: "news".into(),
             time_ms: 1_763_755_200_000,
             data: Utf8Bytes::from(data.to_string()),
+            encoded: Default::default(),
         }
     }
 
     #[test]
     fn message_framings() {
         let m = published("a \"quote\"\nline two");
+        let sent = |framing: Framing| {
+            let mut out = Vec::new();
+            let mut body = ChunkedWriter::new(&mut out, false);
+            framing.write(&mut body, &m).unwrap();
+            String::from_utf8(out).unwrap()
+        };
         assert_eq!(
-            Framing::Sse.message(&m),
-            b"id: 7\ndata: a \"quote\"\ndata: line two\n\n"
+            sent(Framing::Sse),
+            "id: 7\ndata: a \"quote\"\ndata: line two\n\n"
         );
         assert_eq!(
-            String::from_utf8(Framing::Ndjson.message(&m)).unwrap(),
+            sent(Framing::Ndjson),
             "{\"event\":\"message\",\"id\":7,\"topic\":\"news\",\"time\":1763755200000,\"data\":\"a \\\"quote\\\"\\nline two\"}\n"
         );
+        // Encoded once, then shared.
+        assert!(m.encoded.sse.get().is_some() && m.encoded.json.get().is_some());
     }
 
     #[test]

@@ -97,8 +97,10 @@ pub struct Options {
 /// subscriber needs no third thread.
 #[derive(Clone)]
 pub struct Push {
-    /// Sent first, in order: a gap notice and the replayed history.
-    pub backlog: Vec<Message>,
+    /// Sent first: a gap notice.
+    pub gap: Option<Message>,
+    /// Sent next, in order, each rendered as it goes out: the replay.
+    pub replay: Vec<Arc<Published>>,
     /// Live messages. Disconnection means the hub dropped this subscriber
     /// for falling behind: the writer closes with 1008.
     pub live: Receiver<Arc<Published>>,
@@ -187,7 +189,7 @@ pub fn start(
     stream: Arc<TcpStream>,
     leftover: Vec<u8>,
     peer: SocketAddr,
-    options: &Options,
+    options: Options,
     shutdown: Receiver<()>,
 ) -> io::Result<(Connection, Incoming)> {
     // The reader blocks for as long as the client is quiet: the read timeout
@@ -220,7 +222,7 @@ pub fn start(
         close_rx,
         reader_done,
         shutdown,
-        options: options.clone(),
+        options,
         _alive: writer_alive_tx,
     };
     let handle = thread::Builder::new()
@@ -473,7 +475,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(self) {
+    fn run(mut self) {
         let peer = self.inner.peer;
         if let Some(frame) = self.serve() {
             debug!(
@@ -494,27 +496,27 @@ impl Writer {
 
     /// Writes until the connection should close; returns the close frame to
     /// send, or `None` when the client is gone (nothing more can be sent).
-    fn serve(&self) -> Option<CloseFrame> {
+    fn serve(&mut self) -> Option<CloseFrame> {
         let peer = self.inner.peer;
         let ping = tick(self.options.ping_interval);
         let heartbeat = self.options.heartbeat.map_or_else(never, tick);
-        let (live, render) = match &self.options.push {
-            Some(push) => (push.live.clone(), push.render),
+        let (live, render) = match self.options.push.take() {
+            Some(push) => {
+                // The gap and the replay go out before any live message, in
+                // order; each replayed message is let go once it is sent.
+                let gap = push.gap.into_iter();
+                let replay = push.replay.into_iter().map(|m| (push.render)(&m));
+                if let Err(e) = gap
+                    .chain(replay)
+                    .try_for_each(|message| self.inner.write(message))
+                {
+                    debug!("{peer} websocket write failed: {e}");
+                    return None;
+                }
+                (push.live, push.render)
+            }
             None => (never(), render_nothing as fn(&Published) -> Message),
         };
-        // A replay goes out before any live message, in order.
-        let backlog = self
-            .options
-            .push
-            .iter()
-            .flat_map(|push| push.backlog.iter());
-        if let Err(e) = backlog
-            .cloned()
-            .try_for_each(|message| self.inner.write(message))
-        {
-            debug!("{peer} websocket write failed: {e}");
-            return None;
-        }
         loop {
             let heard = *self.inner.heard.lock().unwrap_or_else(|p| p.into_inner());
             let silent = at(heard + self.options.timeout);

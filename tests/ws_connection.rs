@@ -68,7 +68,7 @@ fn open_with(queue: usize, send_wait: Duration) -> Pair {
         Arc::new(server_stream),
         Vec::new(),
         peer,
-        &options,
+        options,
         shutdown_rx,
     )
     .expect("ws::start");
