@@ -1,0 +1,241 @@
+//! The reading side of a WebSocket: the connection's own thread blocks in
+//! `read` on the socket without the lock, then feeds the bytes to the shared
+//! protocol state through [`Feed`] and hands out every complete message.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::ops::ControlFlow::{self, Break, Continue};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use log::{debug, info};
+use tungstenite::Message;
+use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use super::{Inner, READ_CHUNK};
+use crate::metrics::Metrics;
+
+/// The reading side: an iterator over the client's text and binary
+/// messages, reading the socket on the caller's thread. It ends when the
+/// connection does; dropping it ends the connection and waits for the writer.
+pub struct Incoming {
+    inner: Arc<Inner>,
+    buf: Vec<u8>,
+    pending: VecDeque<Message>,
+    // We failed the connection (a protocol error): what the client still
+    // sends is read and dropped, never parsed, until it closes.
+    failed: bool,
+    // The handshake carried frame bytes not parsed yet.
+    unparsed: bool,
+    // Dropped when reading ends; the writer selects on it.
+    reader_alive: Option<Sender<()>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Iterator for Incoming {
+    type Item = Message;
+
+    /// The next text or binary message; `None` once the connection ended.
+    fn next(&mut self) -> Option<Message> {
+        loop {
+            if let Some(message) = self.pending.pop_front() {
+                return Some(message);
+            }
+            self.reader_alive.as_ref()?;
+            if self.read_some().is_break() {
+                self.end();
+            }
+        }
+    }
+}
+
+impl Incoming {
+    pub(super) fn new(
+        inner: Arc<Inner>,
+        unparsed: bool,
+        reader_alive: Sender<()>,
+        writer: JoinHandle<()>,
+    ) -> Self {
+        Incoming {
+            inner,
+            buf: vec![0; READ_CHUNK],
+            pending: VecDeque::new(),
+            failed: false,
+            unparsed,
+            reader_alive: Some(reader_alive),
+            writer: Some(writer),
+        }
+    }
+
+    /// One blocking read (without the lock), then every complete message
+    /// those bytes finish (with the lock). Breaks when reading is over.
+    fn read_some(&mut self) -> ControlFlow<()> {
+        // Bytes that came with the handshake are already in the context:
+        // parse them before blocking on the socket.
+        let n = if std::mem::take(&mut self.unparsed) {
+            None
+        } else {
+            match (&*self.inner.stream).read(&mut self.buf) {
+                Ok(n) => Some(n),
+                // A signal, or a read timeout: not the end of anything.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Continue(());
+                }
+                // Reset, or our own shutdown: the same as end of stream.
+                Err(_) => Some(0),
+            }
+        };
+        if self.failed {
+            // Draining after a failure: until the client closes, or the
+            // writer's bounded wait ends with `shutdown(Both)`.
+            return if n == Some(0) {
+                Break(())
+            } else {
+                Continue(())
+            };
+        }
+        let input = n.map_or(&[][..], |n| &self.buf[..n]);
+        if !input.is_empty() {
+            *self.inner.heard.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        }
+        let mut context = self.inner.context();
+        let mut feed = Feed {
+            input,
+            eof: n == Some(0),
+            stream: &self.inner.stream,
+            metrics: &self.inner.metrics,
+        };
+        loop {
+            match context.read(&mut feed) {
+                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
+                    self.pending.push_back(message)
+                }
+                Ok(Message::Close(frame)) => {
+                    debug!("{} websocket close from client: {frame:?}", self.inner.peer);
+                }
+                // Ping (tungstenite queued the pong; the next read sends it), pong.
+                Ok(_) => {}
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Continue(()),
+                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Break(()),
+                Err(e) => {
+                    let Some(frame) = close_frame_for(&e) else {
+                        debug!("{} websocket gone: {e}", self.inner.peer);
+                        return Break(());
+                    };
+                    info!(
+                        "{} websocket error: {e}; closing with {}",
+                        self.inner.peer,
+                        u16::from(frame.code)
+                    );
+                    // Written here, at once, so the close frame is on the
+                    // wire before anything can shut the socket down.
+                    let _ = context.close(&mut feed, Some(frame.clone()));
+                    // "Fail the WebSocket Connection" (RFC 6455, 7.1.7): no
+                    // close handshake to wait for, so FIN now.
+                    let _ = self.inner.stream.shutdown(Shutdown::Write);
+                    self.failed = true;
+                    if self.inner.start_closing() {
+                        // The writer stops sending and bounds the wait.
+                        let _ = self.inner.close_requests.try_send(frame);
+                    }
+                    // The rest of these bytes follow a framing error: unusable.
+                    return Continue(());
+                }
+            }
+        }
+    }
+
+    /// Reading is over: tell the writer, close the socket, wait for the writer.
+    fn end(&mut self) {
+        self.reader_alive = None;
+        // The server closes the TCP connection first (RFC 6455, 7.1.1).
+        let _ = self.inner.stream.shutdown(Shutdown::Both);
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// The close code for a protocol failure, or `None` when the peer is gone.
+fn close_frame_for(e: &WsError) -> Option<CloseFrame> {
+    let (code, reason) = match e {
+        WsError::Io(_) | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            return None;
+        }
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            (CloseCode::Size, "message too big")
+        }
+        WsError::Capacity(_) => (CloseCode::Size, "frame too big"),
+        WsError::Utf8(_) => (CloseCode::Invalid, "invalid UTF-8"),
+        _ => (CloseCode::Protocol, "protocol error"),
+    };
+    Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    })
+}
+
+/// The stream tungstenite sees: reads return the bytes the reader already
+/// took off the socket and then `WouldBlock` (or end of stream, if the socket
+/// ended); writes go straight to the socket.
+pub(super) struct Feed<'a> {
+    input: &'a [u8],
+    eof: bool,
+    stream: &'a TcpStream,
+    metrics: &'a Metrics,
+}
+
+impl<'a> Feed<'a> {
+    /// A feed that only writes (for the writer thread).
+    pub(super) fn writer(inner: &'a Inner) -> Feed<'a> {
+        Feed {
+            input: &[],
+            eof: false,
+            stream: &inner.stream,
+            metrics: &inner.metrics,
+        }
+    }
+}
+
+impl Read for Feed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.input.is_empty() {
+            return if self.eof {
+                Ok(0)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+        }
+        self.input.read(buf)
+    }
+}
+
+impl Write for Feed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.stream.write(buf)?;
+        self.metrics.wrote(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
