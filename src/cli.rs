@@ -75,6 +75,9 @@ struct ClientArgs {
     /// Sends before closing (default: until Ctrl-C).
     #[arg(long, value_name = "N")]
     count: Option<u64>,
+    /// Send nothing: print what arrives until Ctrl-C or the server closes.
+    #[arg(long, conflicts_with_all = ["message", "count", "interval"])]
+    listen: bool,
 }
 
 #[derive(Args, Debug)]
@@ -204,6 +207,7 @@ where
                 message: c.message,
                 interval: c.interval,
                 count: c.count,
+                listen: c.listen,
             }));
         }
     };

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! It sends `--message` every `--interval`, `--count` times or until Ctrl-C,
-//! and prints each message it receives with a timestamp. Then it closes
+//! and prints each message it receives with a timestamp; with `--listen` it
+//! sends nothing and only prints (a topic subscriber that does not publish). Then it closes
 //! properly: a close frame with 1000, and at most a second's wait for the
 //! server's close reply. One thread: the socket has a short read timeout,
 //! so the loop wakes to send on time and to notice Ctrl-C.
@@ -35,6 +36,8 @@ pub struct Options {
     pub interval: Duration,
     /// Sends before closing; `None` sends until Ctrl-C.
     pub count: Option<u64>,
+    /// Send nothing; print what arrives until Ctrl-C or the server closes.
+    pub listen: bool,
 }
 
 /// How long the client waits for replies after its last send.
@@ -66,8 +69,9 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let sending_done = options.count.is_some_and(|n| sent >= n);
-        if sending_done && (replies >= sent || last_send.elapsed() >= REPLY_WAIT) {
+        let sending_done = options.listen || options.count.is_some_and(|n| sent >= n);
+        let replied = replies >= sent || last_send.elapsed() >= REPLY_WAIT;
+        if !options.listen && sending_done && replied {
             break;
         }
         if !sending_done && Instant::now() >= next_send {

@@ -22,8 +22,8 @@ use crossbeam_channel::bounded;
 use tungstenite::Message;
 
 use support::{
-    ChildServer, Client, Head, connect, start_server, start_server_with, wait_until, ws_close_code,
-    ws_close_payload, ws_connect, ws_frame, ws_handshake,
+    ChildServer, Client, Head, connect, metric, publish, start_server, start_server_with,
+    wait_until, ws_close_code, ws_close_payload, ws_connect, ws_frame, ws_handshake,
 };
 
 const TEXT: u8 = 0x1;
@@ -619,23 +619,68 @@ fn client_rejected_handshake_names_the_status() {
 fn client_ctrl_c_closes_properly_and_exits_zero() {
     let mut server = ChildServer::start(&[]);
     let url = format!("ws://{}/ws", server.addr);
+    let (mut client, lines) = spawn_client(&[&url, "--interval", "50ms"]);
+    for _ in 0..2 {
+        let line = lines
+            .recv_timeout(support::READ_TIMEOUT)
+            .expect("a line from the running client");
+        let message = timestamped(&line);
+        assert!(message == "hello" || message == "heartbeat", "{line:?}");
+    }
+    assert_eq!(interrupt(&mut client), Some(0));
+    server.wait_log("websocket close from client");
+}
+
+#[test]
+fn client_listen_prints_a_topic_and_publishes_nothing() {
+    let server = start_server();
+    let url = format!("ws://{}/topics/news/ws", server.addr);
+    let (mut client, lines) = spawn_client(&[&url, "--listen"]);
+    assert!(wait_until(Duration::from_secs(3), || metric(
+        server.addr,
+        "tinypush_subscribers"
+    ) == 1));
+    assert_eq!(
+        publish(server.addr, "news", "one").1,
+        "{\"id\":1,\"topic\":\"news\",\"receivers\":1}\n"
+    );
+    assert_eq!(
+        publish(server.addr, "news", "two").1,
+        "{\"id\":2,\"topic\":\"news\",\"receivers\":1}\n"
+    );
+    for want in ["one", "two"] {
+        let line = lines.recv_timeout(support::READ_TIMEOUT).expect("a line");
+        assert_eq!(timestamped(&line), want, "{line:?}");
+    }
+    assert_eq!(interrupt(&mut client), Some(0));
+    // Ids 1 and 2 were ours: the client published nothing in between.
+    assert_eq!(
+        publish(server.addr, "news", "three").1,
+        "{\"id\":3,\"topic\":\"news\",\"receivers\":0}\n"
+    );
+}
+
+/// Kills the client process whatever happens in the test.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tinypush client ARGS` with its stdout read line by line.
+fn spawn_client(args: &[&str]) -> (Reap, crossbeam_channel::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
-        .args(["client", &url, "--interval", "50ms"])
+        .arg("client")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn tinypush client");
-    // Kill the client whatever happens below.
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let stdout = child.stdout.take().unwrap();
-    let mut child = Reap(child);
     let (tx, lines) = bounded(16);
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -645,31 +690,28 @@ fn client_ctrl_c_closes_properly_and_exits_zero() {
             }
         }
     });
-    for _ in 0..2 {
-        let line = lines
-            .recv_timeout(support::READ_TIMEOUT)
-            .expect("a line from the running client");
-        let message = timestamped(&line);
-        assert!(message == "hello" || message == "heartbeat", "{line:?}");
-    }
+    (Reap(child), lines)
+}
+
+/// Sends SIGINT (Ctrl-C) and returns the exit code, waiting at most 3 s.
+fn interrupt(client: &mut Reap) -> Option<i32> {
     let status = Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
+        .args(["-INT", &client.0.id().to_string()])
         .status()
         .expect("run kill");
     assert!(status.success());
     let mut code = None;
     let exited = wait_until(Duration::from_secs(3), || {
-        match child.0.try_wait().expect("try_wait") {
+        match client.0.try_wait().expect("try_wait") {
             Some(status) => {
-                code = Some(status.code());
+                code = status.code();
                 true
             }
             None => false,
         }
     });
     assert!(exited, "client still running 3 s after SIGINT");
-    assert_eq!(code, Some(Some(0)));
-    server.wait_log("websocket close from client");
+    code
 }
 
 /// Sends `text` and reads past heartbeats until its echo arrives.
