@@ -17,7 +17,7 @@
 //!
 //! The reader blocks in `read` on the shared `TcpStream` **without** the
 //! lock. When bytes arrive it takes the lock and hands them to the
-//! context through [`Feed`], a stream whose `read` returns those bytes and
+//! context through `Feed`, a stream whose `read` returns those bytes and
 //! then `WouldBlock`; tungstenite keeps a partial frame across `WouldBlock`,
 //! so every complete message is drained and the rest waits for more bytes.
 //! Pong and close replies, which tungstenite writes from inside `read`, go
@@ -41,7 +41,7 @@
 //! sends until it closes too. Either way both threads end.
 //!
 //! Files: this one has the handle ([`Connection`]) and [`start`];
-//! `reader.rs` the reading side and the [`Feed`](reader) adapter;
+//! `reader.rs` the reading side and the `Feed` adapter;
 //! `writer.rs` the writer thread.
 //!
 //! Close codes sent: 1000 normal, 1001 server shutting down or client
