@@ -257,9 +257,15 @@ impl ChildServer {
         for a in args {
             line.push_str(&format!(" '{a}'"));
         }
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&line)
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(&line);
+        Self::run(command, dir)
+    }
+
+    /// Runs `command` (the server, maybe through a shell) with its stderr
+    /// collected line by line, and waits for the port it listens on.
+    fn run(mut command: Command, static_dir: PathBuf) -> ChildServer {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -278,7 +284,7 @@ impl ChildServer {
         let mut server = ChildServer {
             child,
             addr: "127.0.0.1:0".parse().unwrap(),
-            static_dir: dir,
+            static_dir,
             lines: rx,
             seen: Vec::new(),
         };
@@ -696,33 +702,7 @@ impl ChildServer {
         for (name, value) in envs {
             command.env(name, value);
         }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tinypush");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = unbounded();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut server = ChildServer {
-            child,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            static_dir: dir,
-            lines: rx,
-            seen: Vec::new(),
-        };
-        let line = server.wait_log("listening on http://");
-        let addr = line.rsplit("http://").next().unwrap().trim();
-        server.addr = addr.parse().expect("address in the listening line");
-        server
+        Self::run(command, dir)
     }
 
     /// Every log line read so far (by [`ChildServer::wait_log`]).
