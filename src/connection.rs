@@ -152,16 +152,7 @@ pub fn handle(stream: Arc<TcpStream>, peer: SocketAddr, shared: &Shared, ticket:
         };
         let outcome = match route(&mut exchange) {
             Ok(outcome) => outcome,
-            Err(e) => match reply_error(&mut out, &req, &e, keep_alive) {
-                Ok(()) => Outcome {
-                    status: e.status().unwrap_or(0),
-                    keep_alive,
-                },
-                Err(_) => Outcome {
-                    status: e.status().unwrap_or(0),
-                    keep_alive: false,
-                },
-            },
+            Err(e) => reply_error(&mut out, &req, &e, keep_alive),
         };
         gauge.set(Kind::Http);
         let written = out.bytes - bytes_before;
@@ -305,9 +296,13 @@ fn linger_close(stream: &TcpStream) {
 }
 
 /// Answers a handler's error: a one-line reason, `Allow` for 405.
-fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) -> io::Result<()> {
+fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) -> Outcome {
     let Some(status) = e.status() else {
-        return Err(io::Error::other("peer gone"));
+        // The peer is gone (or the stream broke midway): nothing to send.
+        return Outcome {
+            status: 0,
+            keep_alive: false,
+        };
     };
     let mut head = text_head(status);
     match e {
@@ -321,6 +316,11 @@ fn reply_error(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) ->
         Error::Unavailable(_) => head = head.header("Retry-After", "1"),
         _ => {}
     }
-    head.connection(keep_alive, req.is_http11())
-        .write_with_body(out, format!("{e}\n").as_bytes(), req.is_head())
+    let sent = head
+        .connection(keep_alive, req.is_http11())
+        .write_with_body(out, format!("{e}\n").as_bytes(), req.is_head());
+    Outcome {
+        status,
+        keep_alive: keep_alive && sent.is_ok(),
+    }
 }

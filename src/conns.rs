@@ -96,11 +96,6 @@ impl Connections {
         self.state().open.len()
     }
 
-    /// The most connections admitted at once.
-    pub fn cap(&self) -> usize {
-        self.cap
-    }
-
     /// A receiver that reports disconnection once shutdown has begun; every
     /// stream's `select!` includes it.
     pub fn shutdown_signal(&self) -> &Receiver<()> {

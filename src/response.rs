@@ -55,11 +55,6 @@ impl Head {
         }
     }
 
-    /// The status code.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
     /// Adds a header line.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));

@@ -48,11 +48,6 @@ pub struct Accepted {
     pub protocol: Option<String>,
 }
 
-/// Whether this request asks for a WebSocket at all (`Upgrade: websocket`).
-pub fn is_upgrade(req: &Request) -> bool {
-    req.header_has_token("Upgrade", "websocket")
-}
-
 /// Checks an upgrade request.
 ///
 /// # Errors
@@ -65,7 +60,7 @@ pub fn check(req: &Request, config: &Config) -> Result<Accepted> {
     if !req.is_http11() {
         return Err(Error::BadRequest("WebSocket needs HTTP/1.1"));
     }
-    if !is_upgrade(req) {
+    if !req.header_has_token("Upgrade", "websocket") {
         return Err(Error::BadRequest("expected Upgrade: websocket"));
     }
     if !req.header_has_token("Connection", "upgrade") {

@@ -109,11 +109,6 @@ impl Watcher {
         }
     }
 
-    /// The number of sockets being watched.
-    pub fn watched(&self) -> usize {
-        self.waiters().len()
-    }
-
     fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<Token, Sender<()>>> {
         // A panic while holding this lock leaves the map consistent (every
         // operation on it is one insert or remove), so a poisoned lock is safe.

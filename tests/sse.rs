@@ -4,14 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{connect, start_server, start_server_with};
-
-const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\n\
-    Content-Type: text/event-stream\r\n\
-    Cache-Control: no-cache\r\n\
-    X-Accel-Buffering: no\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Transfer-Encoding: chunked\r\n\r\n";
+use support::{SSE_HEAD, connect, start_server, start_server_with};
 
 #[test]
 fn counts_from_one_one_event_per_chunk() {

@@ -20,16 +20,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::{
-    connect, metric, open_stream, publish, sse_message, start_server, start_server_with,
+    SSE_HEAD, connect, metric, open_stream, publish, sse_message, start_server, start_server_with,
     ws_connect, ws_handshake, ws_text,
 };
-
-const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\n\
-    Content-Type: text/event-stream\r\n\
-    Cache-Control: no-cache\r\n\
-    X-Accel-Buffering: no\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Transfer-Encoding: chunked\r\n\r\n";
 
 const NDJSON_HEAD: &str = "HTTP/1.1 200 OK\r\n\
     Content-Type: application/x-ndjson\r\n\

@@ -17,6 +17,14 @@ use tinypush::{Config, Server, ShutdownHandle};
 /// How long any single read in a test may block before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The head of every Server-Sent Events stream, `/event` and topics alike.
+pub const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\n\
+    Content-Type: text/event-stream\r\n\
+    Cache-Control: no-cache\r\n\
+    X-Accel-Buffering: no\r\n\
+    X-Content-Type-Options: nosniff\r\n\
+    Transfer-Encoding: chunked\r\n\r\n";
+
 /// The contents of the static folder every test server gets.
 pub const INDEX_HTML: &str = "<!doctype html><title>t</title>\n";
 
