@@ -1,12 +1,10 @@
 //! Command line: `argv` to a [`Command`], with `--help`, `--version` and
 //! one-line errors.
 //!
-//! Durations are written like `500ms`, `10s` or `2m` (humantime); sizes like
-//! `16KiB`, `1MiB` or plain bytes (bytesize).
+//! The server's flags are the fields of [`Config`] (see `config.rs`); this
+//! file adds the subcommands, the log level and the client's flags.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -82,103 +80,11 @@ struct ClientArgs {
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = crate::config::DEFAULT_ADDR)]
-    addr: SocketAddr,
-    /// Folder served at / (index.html is the demo page).
-    #[arg(long, default_value = "static")]
-    static_dir: PathBuf,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: LevelFilter,
-    /// Largest request head; past it: 431.
-    #[arg(long, default_value = "16KiB", value_parser = parse_size, value_name = "SIZE")]
-    max_head: usize,
-    /// Most header lines in a request; past it: 431.
-    #[arg(long, default_value_t = crate::config::MAX_HEADERS, value_name = "N")]
-    max_headers: usize,
-    /// Time to receive a request head, and again its body; past it: 408.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    head_timeout: Duration,
-    /// Time an idle keep-alive connection is kept open.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    keepalive_timeout: Duration,
-    /// Largest request body; past it: 413.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
-    max_body: usize,
-    /// Longest one socket write may stall before the client is dropped.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    write_timeout: Duration,
-    /// Most connections at once (also kept below the open-files limit); past it: 503.
-    #[arg(long, default_value_t = crate::config::MAX_CONNECTIONS, value_name = "N")]
-    max_connections: usize,
-    /// Stack size of each connection thread.
-    #[arg(long, default_value = "128KiB", value_parser = parse_size, value_name = "SIZE")]
-    thread_stack: usize,
-    /// Keepalive comment interval on quiet SSE streams.
-    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    stream_keepalive: Duration,
-    /// On SIGINT/SIGTERM, how long open streams get to end before exit.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    drain_timeout: Duration,
-    /// An origin (like https://example.com) allowed to open WebSockets besides
-    /// the server's own; repeatable; '*' allows every origin.
-    #[arg(long = "allow-origin", value_name = "URL")]
-    allow_origins: Vec<String>,
-    /// A WebSocket subprotocol we speak; repeatable, in order of preference.
-    #[arg(long = "ws-protocol", value_name = "NAME")]
-    ws_protocols: Vec<String>,
-    /// Largest WebSocket message; past it: close 1009.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
-    ws_max_message: usize,
-    /// Largest WebSocket frame; past it: close 1009.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
-    ws_max_frame: usize,
-    /// How often to ping WebSocket clients.
-    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    ws_ping_interval: Duration,
-    /// Close a WebSocket client silent this long.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    ws_timeout: Duration,
-    /// How often /ws sends its heartbeat message.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    ws_heartbeat: Duration,
-    /// Outgoing messages queued per WebSocket; a client that falls further
-    /// behind is closed with 1008.
-    #[arg(long, default_value_t = crate::config::WS_QUEUE, value_name = "N")]
-    ws_queue: usize,
-    /// Messages each topic keeps for subscribers resuming with a cursor.
-    #[arg(long, default_value_t = crate::config::TOPIC_HISTORY, value_name = "N")]
-    topic_history: usize,
-    /// Bytes of message bodies each topic's history may hold.
-    #[arg(long, default_value = "1MiB", value_parser = parse_size, value_name = "SIZE")]
-    topic_history_bytes: usize,
-    /// Most topics at once; past it: 503.
-    #[arg(long, default_value_t = crate::config::MAX_TOPICS, value_name = "N")]
-    max_topics: usize,
-    /// Most subscribers at once, over all topics; past it: 503.
-    #[arg(long, default_value_t = crate::config::MAX_SUBSCRIBERS, value_name = "N")]
-    max_subscribers: usize,
-    /// Messages queued per subscriber; one that falls further behind is
-    /// dropped (and may resume from the history).
-    #[arg(long, default_value_t = crate::config::SUBSCRIBER_QUEUE, value_name = "N")]
-    subscriber_queue: usize,
-    /// Forget a topic with no subscribers and no publish for this long.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    topic_idle: Duration,
-    /// Require `Authorization: Bearer TOKEN` to publish.
-    #[arg(
-        long,
-        env = "TINYPUSH_PUBLISH_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    publish_token: Option<String>,
-}
-
-fn parse_size(text: &str) -> Result<usize, String> {
-    let size: bytesize::ByteSize = text.parse()?;
-    usize::try_from(size.as_u64()).map_err(|_| format!("{text} is too large"))
+    #[command(flatten)]
+    config: Config,
 }
 
 /// Parses the command line.
@@ -199,76 +105,22 @@ where
             _ => Stop::Usage(first_line(&e)),
         }
     })?;
-    let a = match cli.command {
-        Sub::Serve(a) => a,
-        Sub::Client(c) => {
-            return Ok(Command::Client(crate::client::Options {
-                url: c.url,
-                message: c.message,
-                interval: c.interval,
-                count: c.count,
-                listen: c.listen,
-            }));
-        }
-    };
-    let counts = [
-        ("--max-connections", a.max_connections),
-        ("--max-headers", a.max_headers),
-        ("--max-head", a.max_head),
-        ("--ws-queue", a.ws_queue),
-        ("--topic-history", a.topic_history),
-        ("--max-topics", a.max_topics),
-        ("--max-subscribers", a.max_subscribers),
-        ("--subscriber-queue", a.subscriber_queue),
-    ];
-    if let Some((flag, _)) = counts.iter().find(|(_, n)| *n == 0) {
-        return Err(Stop::Usage(format!("tinypush: {flag} must be at least 1")));
+    match cli.command {
+        Sub::Serve(a) => Ok(Command::Serve {
+            config: a
+                .config
+                .check()
+                .map_err(|e| Stop::Usage(format!("tinypush: {e}")))?,
+            log_level: a.log_level,
+        }),
+        Sub::Client(c) => Ok(Command::Client(crate::client::Options {
+            url: c.url,
+            message: c.message,
+            interval: c.interval,
+            count: c.count,
+            listen: c.listen,
+        })),
     }
-    let zero = [
-        ("--head-timeout", a.head_timeout),
-        ("--keepalive-timeout", a.keepalive_timeout),
-        ("--write-timeout", a.write_timeout),
-        ("--ws-ping-interval", a.ws_ping_interval),
-        ("--ws-timeout", a.ws_timeout),
-        ("--ws-heartbeat", a.ws_heartbeat),
-        ("--stream-keepalive", a.stream_keepalive),
-    ];
-    if let Some((flag, _)) = zero.iter().find(|(_, d)| d.is_zero()) {
-        return Err(Stop::Usage(format!("tinypush: {flag} must be more than 0")));
-    }
-    let config = Config {
-        addr: a.addr,
-        static_dir: a.static_dir,
-        max_head_bytes: a.max_head,
-        max_headers: a.max_headers,
-        head_timeout: a.head_timeout,
-        keepalive_timeout: a.keepalive_timeout,
-        max_body_bytes: a.max_body,
-        write_timeout: a.write_timeout,
-        max_connections: a.max_connections,
-        thread_stack_bytes: a.thread_stack,
-        stream_keepalive: a.stream_keepalive,
-        drain_timeout: a.drain_timeout,
-        allow_origins: a.allow_origins,
-        ws_protocols: a.ws_protocols,
-        ws_max_message_bytes: a.ws_max_message,
-        ws_max_frame_bytes: a.ws_max_frame,
-        ws_ping_interval: a.ws_ping_interval,
-        ws_timeout: a.ws_timeout,
-        ws_heartbeat: a.ws_heartbeat,
-        ws_queue: a.ws_queue,
-        topic_history: a.topic_history,
-        topic_history_bytes: a.topic_history_bytes,
-        max_topics: a.max_topics,
-        max_subscribers: a.max_subscribers,
-        subscriber_queue: a.subscriber_queue,
-        topic_idle: a.topic_idle,
-        publish_token: a.publish_token.filter(|t| !t.is_empty()),
-    };
-    Ok(Command::Serve {
-        config,
-        log_level: a.log_level,
-    })
 }
 
 /// clap's errors run over several lines (usage, tips); the first says it all.
@@ -297,6 +149,36 @@ mod tests {
     }
 
     #[test]
+    fn zero_counts_and_timeouts_are_refused() {
+        for (flag, value) in [
+            ("--ws-queue", "0"),
+            ("--head-timeout", "0s"),
+            ("--max-head", "0"),
+        ] {
+            match parse(["tinypush", "serve", flag, value]) {
+                Err(Stop::Usage(line)) => assert!(line.contains(flag), "{line}"),
+                other => panic!("{flag} {value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ping_interval_at_or_over_the_timeout_is_refused() {
+        let args = [
+            "tinypush",
+            "serve",
+            "--ws-ping-interval",
+            "3s",
+            "--ws-timeout",
+            "3s",
+        ];
+        match parse(args) {
+            Err(Stop::Usage(line)) => assert!(line.contains("--ws-ping-interval"), "{line}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn durations_and_sizes_parse() {
         let c = serve(&[
             "--head-timeout",
@@ -306,9 +188,9 @@ mod tests {
             "--max-head",
             "4096",
         ]);
-        assert_eq!(c.head_timeout, Duration::from_millis(500));
-        assert_eq!(c.max_body_bytes, 2 * 1024 * 1024);
-        assert_eq!(c.max_head_bytes, 4096);
+        assert_eq!(c.http.head_timeout, Duration::from_millis(500));
+        assert_eq!(c.http.max_body_bytes, 2 * 1024 * 1024);
+        assert_eq!(c.http.max_head_bytes, 4096);
     }
 
     #[test]

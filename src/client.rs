@@ -98,7 +98,7 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
                 return drain_close(&mut socket);
             }
             Ok(_) => {}
-            Err(WsError::Io(e)) if is_timeout(&e) => {}
+            Err(WsError::Io(e)) if is_idle(&e) => {}
             Err(e) => return Err(format!("connection lost: {e}")),
         }
     }
@@ -164,7 +164,7 @@ fn drain_close(socket: &mut Socket) -> Result<(), String> {
         match socket.read() {
             Ok(Message::Text(text)) => print_line(&text),
             Ok(_) => {}
-            Err(WsError::Io(e)) if is_timeout(&e) => {}
+            Err(WsError::Io(e)) if is_idle(&e) => {}
             Err(_) => return Ok(()),
         }
     }
@@ -181,7 +181,6 @@ fn print_line(text: &str) {
 
 /// A read that ended without data: the poll timeout, or a signal (Ctrl-C
 /// interrupts a read that has a timeout; the loop then sees the flag).
-fn is_timeout(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
-    matches!(e.kind(), WouldBlock | TimedOut | Interrupted)
+fn is_idle(e: &std::io::Error) -> bool {
+    crate::error::is_timeout(e) || e.kind() == std::io::ErrorKind::Interrupted
 }

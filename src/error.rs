@@ -91,6 +91,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Whether an I/O error is a timeout we set: a read or write past
+/// `SO_RCVTIMEO`/`SO_SNDTIMEO` (Unix reports `WouldBlock`), or a deadline of
+/// our own (`TimedOut`). The one place that decides it.
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(e)

@@ -17,38 +17,32 @@
 //! hub: topics → { last id, history, subscribers' bounded queues }
 //! ```
 //!
-//! Modules, in the order a request meets them: [`server`] (listen, accept),
-//! [`connection`] (the per-connection loop), [`request`] and [`body`]
-//! (reading), [`response`], [`chunked`] and [`sse`] (writing),
-//! [`streaming`] and [`watcher`] (open responses), [`upgrade`] and [`ws`]
-//! (WebSocket), [`hub`] and [`topics`] (publish and subscribe), [`demos`],
-//! [`echo`] and [`static_files`] (the demo handlers), [`conns`] (the cap
-//! and shutdown), [`metrics`], [`config`], [`cli`], [`client`] and
-//! [`error`].
+//! Modules, in the order a request meets them, each depending only on the
+//! ones after it: [`server`] (listen, accept, the connection cap, shutdown),
+//! [`connection`] (the keep-alive loop and the route table), [`endpoints`]
+//! (what each path does), then the protocol parts they use: [`http`],
+//! [`sse`], [`watcher`] and [`ws`]; the topic [`hub`]; and at the bottom
+//! [`metrics`], [`clock`], [`config`] and [`error`]. [`cli`] and [`client`]
+//! serve the command.
+//!
+//! Linux only: the hang-up watcher and the listener's wake-up at shutdown
+//! rely on Linux's epoll and `shutdown` on a listening socket.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod body;
-pub mod chunked;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod connection;
-pub mod conns;
-pub mod demos;
-pub mod echo;
+pub mod endpoints;
 pub mod error;
+pub mod http;
 pub mod hub;
 pub mod metrics;
-pub mod request;
-pub mod response;
 pub mod server;
 pub mod sse;
-pub mod static_files;
-pub mod streaming;
-pub mod topics;
-pub mod upgrade;
 pub mod watcher;
 pub mod ws;
 

@@ -44,11 +44,9 @@ pub struct Metrics {
     open: [AtomicI64; 4],
     /// Messages published to topics.
     pub published: AtomicU64,
-    /// Messages handed to a subscriber's queue.
+    /// Messages handed to a subscriber's queue (one per subscriber reached).
     pub delivered: AtomicU64,
-    /// Messages not handed over because a subscriber's queue was full.
-    pub dropped: AtomicU64,
-    /// Subscribers dropped for falling behind.
+    /// Subscribers dropped because their queue was full when a message came.
     pub slow_consumers: AtomicU64,
     /// Bytes written to clients, all transports.
     pub bytes_written: AtomicU64,
@@ -113,22 +111,17 @@ impl Metrics {
             ),
             (
                 "messages_delivered_total",
-                "Messages handed to subscribers.",
+                "Messages handed to subscribers, once per subscriber reached.",
                 &self.delivered,
             ),
             (
-                "messages_dropped_total",
-                "Messages not handed to a subscriber whose queue was full.",
-                &self.dropped,
-            ),
-            (
                 "slow_consumers_dropped_total",
-                "Subscribers dropped for falling behind.",
+                "Subscribers dropped because their queue was full; each may resume.",
                 &self.slow_consumers,
             ),
             (
                 "bytes_written_total",
-                "Bytes written to clients.",
+                "Bytes written to clients, all transports, heads included.",
                 &self.bytes_written,
             ),
         ];
@@ -182,5 +175,18 @@ mod tests {
             m.render(0, 0)
                 .contains("tinypush_connections{kind=\"sse\"} 0\n")
         );
+    }
+
+    #[test]
+    fn every_metric_has_help_and_type() {
+        let text = Metrics::default().render(0, 0);
+        let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
+        assert_eq!(types.len(), 7, "{text}");
+        for line in types {
+            let name = line.split(' ').nth(2).unwrap();
+            let help = format!("# HELP {name} ");
+            assert!(text.contains(&help), "no HELP for {name}");
+        }
+        assert!(!text.contains("messages_dropped_total"));
     }
 }

@@ -22,7 +22,7 @@
 
 use std::io::{self, Write};
 
-use crate::chunked::ChunkedWriter;
+use crate::http::chunked::ChunkedWriter;
 
 /// One event, built with the methods below and sent by [`SseWriter::send`].
 #[derive(Debug, Default, Clone)]

@@ -89,7 +89,9 @@ fn zero_timeouts_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{flag}");
         assert_eq!(
             text(&out.stderr),
-            format!("tinypush: {flag} must be more than 0\n")
+            format!(
+                "tinypush: invalid value '0s' for '{flag} <DURATION>': must be more than 0 (see --help)\n"
+            )
         );
     }
 }

@@ -125,7 +125,7 @@ fn head_healthz_has_length_3_and_no_body() {
 
 #[test]
 fn idle_keep_alive_connection_is_closed_after_keepalive_timeout() {
-    let server = start_server_with(|c| c.keepalive_timeout = Duration::from_millis(300));
+    let server = start_server_with(|c| c.http.keepalive_timeout = Duration::from_millis(300));
     let mut c = connect(server.addr);
     c.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     expect_response(&mut c, "HTTP/1.1 200 OK", "ok\n");

@@ -118,7 +118,7 @@ fn drain_time_bounds_a_shutdown_that_cannot_finish() {
 
 #[test]
 fn past_the_connection_cap_clients_get_503_with_retry_after() {
-    let server = start_server_with(|c| c.max_connections = 2);
+    let server = start_server_with(|c| c.http.max_connections = 2);
     let mut held: Vec<_> = (0..2).map(|_| connect(server.addr)).collect();
     for c in &mut held {
         // A full response proves the connection was admitted.

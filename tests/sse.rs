@@ -48,7 +48,7 @@ fn empty_last_event_id_starts_at_one() {
 
 #[test]
 fn quiet_stream_sends_keepalive_comments() {
-    let server = start_server_with(|c| c.stream_keepalive = Duration::from_millis(30));
+    let server = start_server_with(|c| c.http.stream_keepalive = Duration::from_millis(30));
     let mut c = connect(server.addr);
     c.send(b"GET /event?interval_ms=60000 HTTP/1.1\r\nHost: t\r\n\r\n");
     c.head();

@@ -150,7 +150,7 @@ fn non_utf8_body_gets_415() {
 
 #[test]
 fn body_over_max_body_bytes_gets_413_by_length_or_chunks() {
-    let server = start_server_with(|c| c.max_body_bytes = 8);
+    let server = start_server_with(|c| c.http.max_body_bytes = 8);
     let (line, _, body) = refusal(
         server.addr,
         b"POST /topics/news HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n123456789",
@@ -328,7 +328,7 @@ fn ws_format_other_than_text_or_json_gets_400() {
 
 #[test]
 fn quiet_sse_subscriber_gets_keepalive_comments() {
-    let server = start_server_with(|c| c.stream_keepalive = Duration::from_millis(50));
+    let server = start_server_with(|c| c.http.stream_keepalive = Duration::from_millis(50));
     let mut c = connect(server.addr);
     c.send(b"GET /topics/news/sse HTTP/1.1\r\nHost: t\r\n\r\n");
     c.head();
@@ -338,7 +338,7 @@ fn quiet_sse_subscriber_gets_keepalive_comments() {
 
 #[test]
 fn quiet_ndjson_subscriber_gets_keepalive_objects() {
-    let server = start_server_with(|c| c.stream_keepalive = Duration::from_millis(50));
+    let server = start_server_with(|c| c.http.stream_keepalive = Duration::from_millis(50));
     let mut c = connect(server.addr);
     c.send(b"GET /topics/news/stream HTTP/1.1\r\nHost: t\r\n\r\n");
     c.head();
@@ -361,7 +361,7 @@ fn quiet_ndjson_subscriber_gets_keepalive_objects() {
 
 #[test]
 fn third_topic_past_max_topics_gets_503() {
-    let server = start_server_with(|c| c.max_topics = 2);
+    let server = start_server_with(|c| c.topics.max_topics = 2);
     assert_eq!(publish(server.addr, "a", "x").0, 200);
     assert_eq!(publish(server.addr, "b", "x").0, 200);
     let (line, head, body) = refusal(
@@ -377,7 +377,7 @@ fn third_topic_past_max_topics_gets_503() {
 
 #[test]
 fn second_subscriber_past_max_subscribers_gets_503() {
-    let server = start_server_with(|c| c.max_subscribers = 1);
+    let server = start_server_with(|c| c.topics.max_subscribers = 1);
     let _first = open_stream(
         server.addr,
         b"GET /topics/news/sse HTTP/1.1\r\nHost: t\r\n\r\n",

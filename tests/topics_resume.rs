@@ -160,7 +160,7 @@ fn no_cursor_means_live_messages_only() {
 
 #[test]
 fn cursor_older_than_the_history_gets_a_gap_then_the_rest() {
-    let server = start_server_with(|c| c.topic_history = 3);
+    let server = start_server_with(|c| c.topics.history = 3);
     publish_numbered(server.addr, "news", 10);
     let gap = "{\"event\":\"gap\",\"topic\":\"news\",\"from\":3,\"to\":7}";
 
@@ -299,8 +299,8 @@ fn resume(addr: SocketAddr, how: &str, cursor: u64) -> JoinHandle<Vec<u64>> {
 fn resuming_while_another_thread_publishes_has_no_gap_and_no_duplicate() {
     // Room for everything: this test is about the replay/live seam only.
     let server = start_server_with(|c| {
-        c.topic_history = 100_000;
-        c.subscriber_queue = 10_000;
+        c.topics.history = 100_000;
+        c.topics.subscriber_queue = 10_000;
     });
     let addr = server.addr;
     let stop = Arc::new(AtomicBool::new(false));

@@ -145,7 +145,7 @@ fn same_host_origin_gets_101() {
 
 #[test]
 fn listed_origin_gets_101() {
-    let server = start_server_with(|c| c.allow_origins = vec!["https://app.example".into()]);
+    let server = start_server_with(|c| c.ws.allow_origins = vec!["https://app.example".into()]);
     let mut c = connect(server.addr);
     c.send(&ws_handshake("/echo", &["Origin: https://app.example"]));
     assert_eq!(c.head().status, 101);
@@ -156,7 +156,7 @@ fn listed_origin_gets_101() {
 
 #[test]
 fn star_allows_any_origin() {
-    let server = start_server_with(|c| c.allow_origins = vec!["*".into()]);
+    let server = start_server_with(|c| c.ws.allow_origins = vec!["*".into()]);
     let mut c = connect(server.addr);
     c.send(&ws_handshake("/echo", &["Origin: http://evil.example"]));
     assert_eq!(c.head().status, 101);
@@ -187,7 +187,7 @@ fn http_1_0_upgrade_gets_400() {
 
 #[test]
 fn first_offered_subprotocol_we_speak_is_chosen() {
-    let server = start_server_with(|c| c.ws_protocols = vec!["chat".into(), "superchat".into()]);
+    let server = start_server_with(|c| c.ws.protocols = vec!["chat".into(), "superchat".into()]);
     let mut c = connect(server.addr);
     c.send(&ws_handshake(
         "/echo",
@@ -332,7 +332,7 @@ fn text_with_invalid_utf8_gets_close_1007() {
 
 #[test]
 fn frame_over_max_frame_bytes_gets_close_1009() {
-    let server = start_server_with(|c| c.ws_max_frame_bytes = 1024);
+    let server = start_server_with(|c| c.ws.max_frame_bytes = 1024);
     let mut c = ws_connect(server.addr, "/echo");
     // Just under the limit still echoes.
     c.send(&ws_frame(BINARY, &[7; 1000], true, true));
@@ -343,7 +343,7 @@ fn frame_over_max_frame_bytes_gets_close_1009() {
 
 #[test]
 fn fragmented_message_over_max_message_bytes_gets_close_1009() {
-    let server = start_server_with(|c| c.ws_max_message_bytes = 1024);
+    let server = start_server_with(|c| c.ws.max_message_bytes = 1024);
     let mut c = ws_connect(server.addr, "/echo");
     let mut bytes = ws_frame(TEXT, &[b'a'; 600], true, false);
     bytes.extend(ws_frame(CONTINUATION, &[b'a'; 600], true, false));
@@ -356,7 +356,7 @@ fn fragmented_message_over_max_message_bytes_gets_close_1009() {
 
 #[test]
 fn ws_pushes_heartbeats_to_an_idle_client_and_still_echoes() {
-    let server = start_server_with(|c| c.ws_heartbeat = Duration::from_millis(50));
+    let server = start_server_with(|c| c.ws.heartbeat = Duration::from_millis(50));
     let mut c = ws_connect(server.addr, "/ws");
     // Nothing sent: these arrive on the server's own initiative.
     assert_eq!(c.body(11), b"\x81\x09heartbeat");
@@ -370,8 +370,8 @@ fn client_silent_longer_than_the_head_timeout_is_not_dropped() {
     // that only listens may stay quiet far longer (pings, the silent-peer
     // deadline, and the write timeout guard that).
     let server = start_server_with(|c| {
-        c.head_timeout = Duration::from_millis(300);
-        c.ws_heartbeat = Duration::from_millis(50);
+        c.http.head_timeout = Duration::from_millis(300);
+        c.ws.heartbeat = Duration::from_millis(50);
     });
     let mut c = ws_connect(server.addr, "/ws");
     let started = Instant::now();
@@ -391,8 +391,8 @@ fn client_silent_longer_than_the_head_timeout_is_not_dropped() {
 #[test]
 fn silent_client_is_pinged_then_closed_with_1001() {
     let server = start_server_with(|c| {
-        c.ws_ping_interval = Duration::from_millis(50);
-        c.ws_timeout = Duration::from_millis(300);
+        c.ws.ping_interval = Duration::from_millis(50);
+        c.ws.timeout = Duration::from_millis(300);
     });
     let mut c = ws_connect(server.addr, "/echo");
     let started = Instant::now();
@@ -420,8 +420,8 @@ fn silent_client_is_pinged_then_closed_with_1001() {
 #[test]
 fn client_that_answers_pings_stays_open() {
     let server = start_server_with(|c| {
-        c.ws_ping_interval = Duration::from_millis(50);
-        c.ws_timeout = Duration::from_millis(300);
+        c.ws.ping_interval = Duration::from_millis(50);
+        c.ws.timeout = Duration::from_millis(300);
     });
     let stream = TcpStream::connect(server.addr).unwrap();
     stream

@@ -60,7 +60,6 @@ fn open_with(queue: usize, send_wait: Duration) -> Pair {
         send_wait,
         max_message: 1 << 20,
         max_frame: 1 << 20,
-        push: None,
         metrics: Arc::new(Metrics::default()),
     };
     let (shutdown, shutdown_rx) = bounded(0);

@@ -3,12 +3,11 @@
 //! protocol state through [`Feed`] and hands out every complete message.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::{self, Read};
+use std::net::Shutdown;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use log::{debug, info};
@@ -17,8 +16,10 @@ use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::{Inner, READ_CHUNK};
-use crate::metrics::Metrics;
+use crate::error::is_timeout;
+
+use super::feed::Feed;
+use super::inner::{Inner, READ_CHUNK};
 
 /// The reading side: an iterator over the client's text and binary
 /// messages, reading the socket on the caller's thread. It ends when the
@@ -83,14 +84,7 @@ impl Incoming {
             match (&*self.inner.stream).read(&mut self.buf) {
                 Ok(n) => Some(n),
                 // A signal, or a read timeout: not the end of anything.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted || is_timeout(&e) => {
                     return Continue(());
                 }
                 // Reset, or our own shutdown: the same as end of stream.
@@ -106,54 +100,69 @@ impl Incoming {
                 Continue(())
             };
         }
-        let input = n.map_or(&[][..], |n| &self.buf[..n]);
-        if !input.is_empty() {
-            *self.inner.heard.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        let len = n.unwrap_or(0);
+        if len > 0 {
+            self.inner.heard_now();
         }
-        let mut context = self.inner.context();
-        let mut feed = Feed {
-            input,
-            eof: n == Some(0),
-            stream: &self.inner.stream,
-            metrics: &self.inner.metrics,
-        };
+        match self.parse(len, n == Some(0)) {
+            Ok(flow) => flow,
+            Err(frame) => {
+                self.fail(frame);
+                // The rest of these bytes follow a framing error: unusable.
+                Continue(())
+            }
+        }
+    }
+
+    /// Feeds the first `len` bytes of the buffer to the protocol state and
+    /// collects every message they complete. A protocol error is answered
+    /// with its close frame at once, and returned.
+    fn parse(&mut self, len: usize, eof: bool) -> Result<ControlFlow<()>, CloseFrame> {
+        let inner = Arc::clone(&self.inner);
+        let mut context = inner.context();
+        let mut feed = Feed::new(&self.buf[..len], eof, &inner.stream, &inner.metrics);
         loop {
             match context.read(&mut feed) {
                 Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
                     self.pending.push_back(message)
                 }
                 Ok(Message::Close(frame)) => {
-                    debug!("{} websocket close from client: {frame:?}", self.inner.peer);
+                    debug!("{} websocket close from client: {frame:?}", inner.peer);
                 }
                 // Ping (tungstenite queued the pong; the next read sends it), pong.
                 Ok(_) => {}
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Continue(()),
-                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Break(()),
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok(Continue(()));
+                }
+                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Ok(Break(())),
                 Err(e) => {
                     let Some(frame) = close_frame_for(&e) else {
-                        debug!("{} websocket gone: {e}", self.inner.peer);
-                        return Break(());
+                        debug!("{} websocket gone: {e}", inner.peer);
+                        return Ok(Break(()));
                     };
                     info!(
                         "{} websocket error: {e}; closing with {}",
-                        self.inner.peer,
+                        inner.peer,
                         u16::from(frame.code)
                     );
                     // Written here, at once, so the close frame is on the
                     // wire before anything can shut the socket down.
                     let _ = context.close(&mut feed, Some(frame.clone()));
-                    // "Fail the WebSocket Connection" (RFC 6455, 7.1.7): no
-                    // close handshake to wait for, so FIN now.
-                    let _ = self.inner.stream.shutdown(Shutdown::Write);
-                    self.failed = true;
-                    if self.inner.start_closing() {
-                        // The writer stops sending and bounds the wait.
-                        let _ = self.inner.close_requests.try_send(frame);
-                    }
-                    // The rest of these bytes follow a framing error: unusable.
-                    return Continue(());
+                    return Err(frame);
                 }
             }
+        }
+    }
+
+    /// "Fail the WebSocket Connection" (RFC 6455, 7.1.7): our close frame is
+    /// out; there is no close handshake to wait for, so FIN now, and read
+    /// only to drain from here on.
+    fn fail(&mut self, frame: CloseFrame) {
+        let _ = self.inner.stream.shutdown(Shutdown::Write);
+        self.failed = true;
+        if self.inner.start_closing() {
+            // The writer stops sending and bounds the wait.
+            let _ = self.inner.close_requests.try_send(frame);
         }
     }
 
@@ -191,51 +200,4 @@ fn close_frame_for(e: &WsError) -> Option<CloseFrame> {
         code,
         reason: reason.into(),
     })
-}
-
-/// The stream tungstenite sees: reads return the bytes the reader already
-/// took off the socket and then `WouldBlock` (or end of stream, if the socket
-/// ended); writes go straight to the socket.
-pub(super) struct Feed<'a> {
-    input: &'a [u8],
-    eof: bool,
-    stream: &'a TcpStream,
-    metrics: &'a Metrics,
-}
-
-impl<'a> Feed<'a> {
-    /// A feed that only writes (for the writer thread).
-    pub(super) fn writer(inner: &'a Inner) -> Feed<'a> {
-        Feed {
-            input: &[],
-            eof: false,
-            stream: &inner.stream,
-            metrics: &inner.metrics,
-        }
-    }
-}
-
-impl Read for Feed<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return if self.eof {
-                Ok(0)
-            } else {
-                Err(io::ErrorKind::WouldBlock.into())
-            };
-        }
-        self.input.read(buf)
-    }
-}
-
-impl Write for Feed<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.stream.write(buf)?;
-        self.metrics.wrote(n);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
 }

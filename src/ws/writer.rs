@@ -1,10 +1,19 @@
 //! The writing side of a WebSocket: one thread `select!`ing over everything
 //! that can make it write, taking the protocol lock only to write a frame.
+//!
+//! The silence deadline is `heard + timeout`, where `heard` is when the
+//! reader last got bytes. The reader moves `heard` on while the writer waits,
+//! so when the deadline fires the writer looks at `heard` again: a client
+//! that answered the last ping is given a new deadline, never closed.
+//!
+//! However the writer ends, even by a panic, it shuts the socket down: that
+//! is what wakes a reader blocked in `read`, so the connection always ends.
 
 use std::io;
 use std::net::Shutdown;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, after, at, never, select, tick};
 use log::{debug, info};
@@ -12,8 +21,8 @@ use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::{CLOSE_WAIT, Inner, Options};
-use crate::hub::Published;
+use super::inner::{CLOSE_WAIT, Inner};
+use super::options::{Options, Push};
 
 /// Stack of the writer thread: it only formats frames.
 const WRITER_STACK: usize = 64 * 1024;
@@ -32,10 +41,11 @@ pub(super) struct Channels {
     pub _alive: Sender<()>,
 }
 
-struct Writer {
+struct Writer<T> {
     inner: Arc<Inner>,
     channels: Channels,
     options: Options,
+    push: Option<Push<T>>,
 }
 
 /// How the writing ended.
@@ -49,17 +59,29 @@ enum Ending {
     Gone,
 }
 
+/// Shuts the socket down when dropped, on every way out of the thread.
+struct ShutdownOnDrop(Arc<Inner>);
+
+impl Drop for ShutdownOnDrop {
+    fn drop(&mut self) {
+        // Ends the TCP connection and wakes a reader blocked in `read`.
+        let _ = self.0.stream.shutdown(Shutdown::Both);
+    }
+}
+
 /// Starts the writer thread, named `ws-write-{id}`.
-pub(super) fn spawn(
+pub(super) fn spawn<T: Send + 'static>(
     id: u64,
     inner: Arc<Inner>,
     channels: Channels,
     options: Options,
+    push: Push<T>,
 ) -> io::Result<JoinHandle<()>> {
     let writer = Writer {
         inner,
         channels,
         options,
+        push: Some(push),
     };
     thread::Builder::new()
         .name(format!("ws-write-{id}"))
@@ -67,8 +89,9 @@ pub(super) fn spawn(
         .spawn(move || writer.run())
 }
 
-impl Writer {
+impl<T> Writer<T> {
     fn run(mut self) {
+        let _shutdown = ShutdownOnDrop(Arc::clone(&self.inner));
         let peer = self.inner.peer;
         let ending = self.serve();
         if let Ending::Close(frame) = &ending {
@@ -87,47 +110,48 @@ impl Writer {
                 recv(after(CLOSE_WAIT)) -> _ => debug!("{peer} websocket: no close reply"),
             }
         }
-        // Ends the TCP connection and wakes a reader blocked in `read`.
-        let _ = self.inner.stream.shutdown(Shutdown::Both);
     }
 
     /// Writes until the connection should end.
     fn serve(&mut self) -> Ending {
         let ping = tick(self.options.ping_interval);
         let heartbeat = self.options.heartbeat.map_or_else(never, tick);
-        let (live, render) = match self.options.push.take() {
-            Some(push) => {
-                // The gap and the replay go out before any live message, in
-                // order; each replayed message is let go once it is sent.
-                let gap = push.gap.into_iter();
-                let replay = push.replay.into_iter().map(|m| (push.render)(&m));
-                if let Err(e) = gap
-                    .chain(replay)
-                    .try_for_each(|message| self.inner.write(message))
-                {
-                    return self.write_failed(&e);
-                }
-                (push.live, push.render)
-            }
-            None => (never(), render_nothing as fn(&Published) -> Message),
-        };
+        let push = self.push.take().expect("serve runs once");
+        // The first messages and the replay go out before any live message,
+        // in order; each replayed item is let go once it is sent.
+        let replay = push.replay.into_iter().map(|item| (push.render)(&item));
+        if let Err(e) = push
+            .first
+            .into_iter()
+            .chain(replay)
+            .try_for_each(|message| self.inner.write(message))
+        {
+            return self.write_failed(&e);
+        }
+        let (live, render) = (push.live, push.render);
         let c = &self.channels;
+        let mut silent_at = self.silent_at();
         loop {
-            let heard = *self.inner.heard.lock().unwrap_or_else(|p| p.into_inner());
-            let silent = at(heard + self.options.timeout);
             let sent = select! {
                 recv(c.queue) -> message => match message {
                     Ok(message) => self.inner.write(message),
                     Err(_) => return Ending::Gone,
                 },
-                recv(live) -> message => match message {
-                    Ok(message) => self.inner.write(render(&message)),
-                    // The hub dropped this subscriber for falling behind.
+                recv(live) -> item => match item {
+                    Ok(item) => self.inner.write(render(&item)),
+                    // The publisher dropped this subscriber for falling behind.
                     Err(_) => return self.interrupt(CloseCode::Policy, "client too slow"),
                 },
                 recv(heartbeat) -> _ => self.inner.write(Message::text("heartbeat")),
                 recv(ping) -> _ => self.inner.write(Message::Ping(Default::default())),
-                recv(silent) -> _ => return self.interrupt(CloseCode::Away, "client silent"),
+                recv(at(silent_at)) -> _ => {
+                    // The reader may have heard the client since the deadline was set.
+                    silent_at = self.silent_at();
+                    if silent_at <= Instant::now() {
+                        return self.interrupt(CloseCode::Away, "client silent");
+                    }
+                    Ok(())
+                },
                 recv(c.close_rx) -> frame => return frame.map_or(Ending::Gone, Ending::Close),
                 recv(c.shutdown) -> _ => return self.interrupt(CloseCode::Away, "server shutting down"),
                 recv(c.reader_done) -> _ => return Ending::Gone,
@@ -136,6 +160,11 @@ impl Writer {
                 return self.write_failed(&e);
             }
         }
+    }
+
+    /// When the client counts as silent, from when it was last heard.
+    fn silent_at(&self) -> Instant {
+        self.inner.last_heard() + self.options.timeout
     }
 
     /// A write failed: the client is gone, unless the reader has just failed
@@ -171,9 +200,4 @@ impl Writer {
             reason: reason.into(),
         })
     }
-}
-
-/// The renderer of a connection with no subscription; never called.
-fn render_nothing(_: &Published) -> Message {
-    Message::text("")
 }

@@ -47,9 +47,9 @@ pub fn start_server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         static_dir: static_dir.clone(),
-        drain_timeout: Duration::from_secs(2),
         ..Config::default()
     };
+    config.http.drain_timeout = Duration::from_secs(2);
     tweak(&mut config);
     let server = Server::bind(config).expect("bind 127.0.0.1:0");
     let addr = server.local_addr();

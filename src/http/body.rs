@@ -18,9 +18,10 @@
 
 use std::time::Instant;
 
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::request::{Inbound, Request, is_timeout};
+use super::inbound::Inbound;
+use super::request::Request;
+use crate::config::HttpConfig;
+use crate::error::{Error, Result, is_timeout};
 
 /// How the request's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,7 @@ const MAX_LINE: usize = 1024;
 /// # Errors
 /// 400 for conflicting or malformed framing headers, 413 when the declared
 /// length is over the cap, 411 for POST or PUT with no framing at all.
-pub fn framing(req: &Request, config: &Config) -> Result<Framing> {
+pub fn framing(req: &Request, config: &HttpConfig) -> Result<Framing> {
     let mut codings = req.headers_named("Transfer-Encoding").peekable();
     let has_te = codings.peek().is_some();
     let codings: Vec<&str> = codings.flat_map(|v| v.split(',')).map(str::trim).collect();
@@ -91,7 +92,7 @@ pub fn framing(req: &Request, config: &Config) -> Result<Framing> {
 /// # Errors
 /// 413 past the cap, 400 for bad chunk framing, 408 when too slow, `Io` when
 /// the client hangs up.
-pub fn read_body(inbound: &mut Inbound, framing: Framing, config: &Config) -> Result<Vec<u8>> {
+pub fn read_body(inbound: &mut Inbound, framing: Framing, config: &HttpConfig) -> Result<Vec<u8>> {
     let deadline = Instant::now() + config.head_timeout;
     match framing {
         Framing::Empty => Ok(Vec::new()),
@@ -175,7 +176,7 @@ mod tests {
     }
 
     fn framing_of(headers: &[(&str, &str)], method: &str) -> Result<Framing> {
-        framing(&req(headers, method), &Config::default())
+        framing(&req(headers, method), &crate::Config::default().http)
     }
 
     #[test]

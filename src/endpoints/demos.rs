@@ -16,39 +16,28 @@
 //!
 //! `/stream` says `process timeout` instead of `message is over` when
 //! `timeout_ms` passes first, and `bye` always comes last. `/event` counts on
-//! from `Last-Event-ID` + 1 when the browser reconnects.
+//! from `Last-Event-ID` + 1 (or `since` + 1) when the browser reconnects.
 
 use std::io;
-use std::time::Duration;
 
 use crossbeam_channel::{after, select, tick};
 
-use crate::connection::{Exchange, Outcome, require_get};
-use crate::error::{Error, Result};
-use crate::hub::MAX_ID;
-use crate::request::Request;
+use super::params::{cursor, millis, number};
+use crate::error::Result;
+use crate::http::exchange::{Exchange, Outcome, require_get};
+use crate::http::stream::{self, End, Opened};
 use crate::sse::{Event, SseWriter};
-use crate::streaming::{self, End, Opened};
 
 /// Most lines `/stream` may be asked for.
 pub const MAX_COUNT: u64 = 100_000;
-/// Longest interval or timeout a demo may be asked for, in milliseconds.
-pub const MAX_MS: u64 = 3_600_000;
 
 /// `GET /stream?count=5&interval_ms=1000&timeout_ms=10000`.
 pub fn stream(x: &mut Exchange) -> Result<Outcome> {
     require_get(x.req)?;
-    let count = param(
-        x.req,
-        "count",
-        5,
-        0,
-        MAX_COUNT,
-        "count must be a whole number from 0 to 100000",
-    )?;
+    let count = number(x.req, "count", 5, (0, MAX_COUNT), COUNT_WHY)?;
     let interval = millis(x.req, "interval_ms", 1000, INTERVAL_WHY)?;
     let timeout = millis(x.req, "timeout_ms", 10_000, TIMEOUT_WHY)?;
-    let mut live = match streaming::open(x, "text/plain; charset=utf-8")? {
+    let mut live = match stream::open(x, "text/plain; charset=utf-8")? {
         Opened::Live(live) => live,
         Opened::HeadOnly(outcome) => return Ok(outcome),
     };
@@ -80,23 +69,13 @@ pub fn stream(x: &mut Exchange) -> Result<Outcome> {
     Ok(live.finish(ended))
 }
 
-/// `GET /event?interval_ms=1000`, resuming after `Last-Event-ID`.
+/// `GET /event?interval_ms=1000`, resuming after `Last-Event-ID` or `since`.
 pub fn event(x: &mut Exchange) -> Result<Outcome> {
     require_get(x.req)?;
     let interval = millis(x.req, "interval_ms", 1000, INTERVAL_WHY)?;
-    let first = match x.req.header("Last-Event-ID").map(str::trim) {
-        None | Some("") => 1,
-        Some(id) => match id.parse::<u64>() {
-            Ok(n) if n < MAX_ID => n + 1,
-            _ => {
-                return Err(Error::BadRequest(
-                    "Last-Event-ID must be a whole number below 9007199254740991",
-                ));
-            }
-        },
-    };
-    let keepalive = tick(x.shared.config.stream_keepalive);
-    let mut live = match streaming::open(x, "text/event-stream")? {
+    let first = cursor(x.req, true)?.map_or(1, |last| last + 1);
+    let keepalive = tick(x.shared.config.http.stream_keepalive);
+    let mut live = match stream::open(x, "text/event-stream")? {
         Opened::Live(live) => live,
         Opened::HeadOnly(outcome) => return Ok(outcome),
     };
@@ -119,28 +98,6 @@ pub fn event(x: &mut Exchange) -> Result<Outcome> {
     Ok(live.finish(ended))
 }
 
-/// A numeric query parameter in `min..=max`, or 400 with `why`.
-fn param(
-    req: &Request,
-    name: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-    why: &'static str,
-) -> Result<u64> {
-    match req.query(name) {
-        None => Ok(default),
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(Error::BadRequest(why)),
-        },
-    }
-}
-
-/// A duration parameter in milliseconds, 1 to [`MAX_MS`].
-fn millis(req: &Request, name: &str, default: u64, why: &'static str) -> Result<Duration> {
-    param(req, name, default, 1, MAX_MS, why).map(Duration::from_millis)
-}
-
+const COUNT_WHY: &str = "count must be a whole number from 0 to 100000";
 const INTERVAL_WHY: &str = "interval_ms must be a whole number from 1 to 3600000";
 const TIMEOUT_WHY: &str = "timeout_ms must be a whole number from 1 to 3600000";

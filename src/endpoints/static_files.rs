@@ -12,6 +12,10 @@
 //! GET /.git/config            hidden (dot) files       → 404
 //! ```
 //!
+//! A file that is missing is 404; one that cannot be opened for another
+//! reason (out of file descriptors) is 503 with `Retry-After`: the file is
+//! there, and a retry may find it.
+//!
 //! Every answer has `Content-Length`, and HEAD gets the head alone. The body
 //! is copied from the file to the socket through an 8 KiB buffer
 //! (`io::copy`). Not supported: ranges, conditional requests, compression,
@@ -23,9 +27,9 @@ use std::path::PathBuf;
 
 use percent_encoding::percent_decode_str;
 
-use crate::connection::{Exchange, Outcome, require_get};
 use crate::error::{Error, Result};
-use crate::response::Head;
+use crate::http::exchange::{Exchange, Outcome, require_get};
+use crate::http::response::Head;
 
 /// `GET /<file>` from the static folder.
 pub fn serve(x: &mut Exchange) -> Result<Outcome> {
@@ -35,8 +39,8 @@ pub fn serve(x: &mut Exchange) -> Result<Outcome> {
     if path.is_dir() {
         path.push("index.html");
     }
-    let file = File::open(&path).map_err(|_| Error::NotFound)?;
-    let meta = file.metadata().map_err(|_| Error::NotFound)?;
+    let file = File::open(&path).map_err(|e| open_error(&e))?;
+    let meta = file.metadata().map_err(|e| open_error(&e))?;
     if !meta.is_file() {
         return Err(Error::NotFound);
     }
@@ -60,6 +64,17 @@ pub fn serve(x: &mut Exchange) -> Result<Outcome> {
         status: 200,
         keep_alive: x.keep_alive,
     })
+}
+
+/// Not found (or not ours to show) is 404; anything else, such as running
+/// out of file descriptors, is the server's trouble and passes: 503.
+fn open_error(e: &io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::NotFound
+        | io::ErrorKind::NotADirectory
+        | io::ErrorKind::PermissionDenied => Error::NotFound,
+        _ => Error::Unavailable("cannot open the file now"),
+    }
 }
 
 /// Turns a request path into a relative path that stays inside the folder.
@@ -144,6 +159,14 @@ mod tests {
             assert!(matches!(safe_path(bad), Err(Error::BadRequest(_))), "{bad}");
         }
         assert!(matches!(safe_path("/.git/config"), Err(Error::NotFound)));
+    }
+
+    #[test]
+    fn open_errors() {
+        let missing = io::Error::from(io::ErrorKind::NotFound);
+        assert!(matches!(open_error(&missing), Error::NotFound));
+        let emfile = io::Error::from_raw_os_error(24); // EMFILE
+        assert!(matches!(open_error(&emfile), Error::Unavailable(_)));
     }
 
     #[test]

@@ -1,5 +1,4 @@
-//! Reading request heads: bytes off the socket under a size cap and a
-//! deadline, parsed by `httparse`.
+//! A request head, parsed by `httparse`, and what handlers ask of it.
 //!
 //! A request head is a request line, header lines and a blank line:
 //!
@@ -9,17 +8,11 @@
 //! \r\n
 //! ```
 //!
-//! [`Inbound`] owns the connection's read buffer. Bytes past the head (a body,
-//! or the next pipelined request) stay in it for the next read, so nothing
-//! the client sent is lost. The buffer starts small and grows only as a head
-//! needs: thousands of idle streams each keep one.
+//! Refused here: a target that is not a path (`GET http://host/`, `*`), an
+//! HTTP/1.1 request without `Host`, a version other than 1.0 or 1.1. Not
+//! supported: absolute-form targets (this is not a proxy), `OPTIONS *`.
 
-use std::io::{self, Read};
-use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use crate::config::Config;
+use crate::config::HttpConfig;
 use crate::error::{Error, Result};
 
 /// A parsed request head.
@@ -96,139 +89,9 @@ impl Request {
     }
 }
 
-/// How long to wait for the start of the next request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// A new connection: the head must arrive within the head timeout, or 408.
-    First,
-    /// Between keep-alive requests: silence until the keep-alive timeout just
-    /// closes the connection; once a byte arrives the head timeout applies.
-    Idle,
-}
-
-/// The read side of one connection: the socket and the bytes read from it
-/// but not yet used.
-pub struct Inbound {
-    stream: Arc<TcpStream>,
-    buf: Vec<u8>,
-}
-
-/// Bytes read per `read` call; the buffer grows by at most this much.
-const READ_STEP: usize = 2048;
-
-impl Inbound {
-    /// Reads from `stream`, starting with an empty buffer.
-    pub fn new(stream: Arc<TcpStream>) -> Self {
-        Inbound {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    /// Reads and parses the next request head.
-    ///
-    /// Returns `Ok(None)` when the client closed the connection, or stayed
-    /// silent through an idle keep-alive wait, before sending a byte.
-    ///
-    /// # Errors
-    /// 431 past the size or header-count cap, 408 when the head is not
-    /// complete in time, 400 or 505 when it does not parse, `Io` when the
-    /// client hangs up halfway.
-    pub fn read_head(&mut self, config: &Config, wait: Wait) -> Result<Option<Request>> {
-        let first_wait = match (wait, self.buf.is_empty()) {
-            (Wait::Idle, true) => config.keepalive_timeout,
-            _ => config.head_timeout,
-        };
-        let mut deadline = Instant::now() + first_wait;
-        let mut started = !self.buf.is_empty();
-        loop {
-            if started {
-                if let Some((request, len)) = parse_head(&self.buf, config)? {
-                    self.buf.drain(..len);
-                    return Ok(Some(request));
-                }
-                if self.buf.len() >= config.max_head_bytes {
-                    return Err(Error::HeadTooLarge(config.max_head_bytes));
-                }
-            }
-            // Never read past the cap: a client may not make us buffer more.
-            let room = config.max_head_bytes - self.buf.len();
-            match self.fill(deadline, room.min(READ_STEP)) {
-                Ok(0) if !started => return Ok(None),
-                Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
-                Ok(_) if !started => {
-                    started = true;
-                    deadline = Instant::now() + config.head_timeout;
-                }
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) && !started && wait == Wait::Idle => return Ok(None),
-                Err(e) if is_timeout(&e) => return Err(Error::Timeout),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Appends up to `max` bytes from the socket to the buffer, waiting no
-    /// later than `deadline`. Returns how many arrived; 0 means end of stream.
-    ///
-    /// # Errors
-    /// `TimedOut` when the deadline passes, or the socket's own error.
-    pub fn fill(&mut self, deadline: Instant, max: usize) -> io::Result<usize> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        // A zero timeout means "block forever" to the OS, hence the check above.
-        self.stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
-        let start = self.buf.len();
-        self.buf.resize(start + max, 0);
-        let result = loop {
-            match (&*self.stream).read(&mut self.buf[start..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
-        result
-    }
-
-    /// The bytes read but not yet used.
-    pub fn buffered(&self) -> &[u8] {
-        &self.buf
-    }
-
-    /// Removes the first `n` buffered bytes and returns them.
-    pub fn take(&mut self, n: usize) -> Vec<u8> {
-        self.buf.drain(..n).collect()
-    }
-
-    /// Removes and returns every buffered byte (for a protocol switch).
-    pub fn take_all(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
-    }
-
-    /// Frees the buffer's memory when it holds nothing; called before a long
-    /// stream so an idle subscriber keeps no spare capacity.
-    pub fn shrink(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = Vec::new();
-        }
-    }
-}
-
-/// Whether a read error is our own timeout (`set_read_timeout` reports
-/// `WouldBlock` on Unix).
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 /// Parses a complete head at the start of `buf`, or `None` if more bytes are
 /// needed. Returns the request and the head's length in bytes.
-fn parse_head(buf: &[u8], config: &Config) -> Result<Option<(Request, usize)>> {
+pub fn parse_head(buf: &[u8], config: &HttpConfig) -> Result<Option<(Request, usize)>> {
     let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
     let mut req = httparse::Request::new(&mut headers);
     let len = match req.parse(buf) {
@@ -270,7 +133,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &[u8]) -> Result<Option<(Request, usize)>> {
-        parse_head(raw, &Config::default())
+        parse_head(raw, &crate::Config::default().http)
     }
 
     #[test]

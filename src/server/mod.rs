@@ -11,6 +11,8 @@
 //! in the kernel's queue; we log (at most once a second), wait a moment for
 //! other connections to close, and try again.
 
+pub mod conns;
+
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -22,36 +24,24 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS};
 use crate::connection;
-use crate::conns::Connections;
 use crate::error::{Error, Result};
+use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::response::text_head;
 use crate::watcher::Watcher;
+use conns::Connections;
 
 /// How long the accept loop pauses after a failed `accept`.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// At most one "accept failed" log line per this interval.
 const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(1);
 
-/// What every connection thread shares.
-pub struct Shared {
-    /// The server's settings.
-    pub config: Config,
-    /// Open connections and the shutdown signal.
-    pub conns: Arc<Connections>,
-    /// The hang-up watcher for streams.
-    pub watcher: Arc<Watcher>,
-    /// Topics and their subscribers.
-    pub hub: Arc<Hub>,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
-}
-
 /// A bound, not yet running server.
 pub struct Server {
     listener: Arc<TcpListener>,
+    conns: Arc<Connections>,
     shared: Arc<Shared>,
+    hub: Arc<Hub>,
     addr: SocketAddr,
 }
 
@@ -70,18 +60,20 @@ impl Server {
     pub fn bind(config: Config) -> Result<Server> {
         let listener = Arc::new(listen(config.addr)?);
         let addr = listener.local_addr()?;
-        let cap = connection_cap(config.max_connections);
+        let conns = Connections::new(connection_cap(config.http.max_connections));
         let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(&config.topics, Arc::clone(&metrics));
         let shared = Arc::new(Shared {
-            conns: Connections::new(cap),
             watcher: Watcher::start()?,
-            hub: Hub::new(&config, Arc::clone(&metrics)),
+            shutdown: conns.shutdown_signal().clone(),
             metrics,
             config,
         });
         Ok(Server {
             listener,
+            conns,
             shared,
+            hub,
             addr,
         })
     }
@@ -95,7 +87,7 @@ impl Server {
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             listener: Arc::clone(&self.listener),
-            conns: Arc::clone(&self.shared.conns),
+            conns: Arc::clone(&self.conns),
         }
     }
 
@@ -105,12 +97,12 @@ impl Server {
         let url = format!("http://{}", self.addr);
         info!("listening on {url}");
         info!("try: curl -N {}/stream", try_url(self.addr));
-        if !self.addr.ip().is_loopback() && self.shared.config.publish_token.is_none() {
+        if !self.addr.ip().is_loopback() && self.shared.config.topics.publish_token.is_none() {
             warn!(
                 "listening beyond loopback with no --publish-token: anyone who can reach {url} can publish"
             );
         }
-        let conns = &self.shared.conns;
+        let conns = &self.conns;
         let mut last_log: Option<Instant> = None;
         loop {
             match self.listener.accept() {
@@ -133,7 +125,7 @@ impl Server {
         }
         let open = conns.open();
         info!("shutting down: {open} connections open");
-        if conns.drained(self.shared.config.drain_timeout) {
+        if conns.drained(self.shared.config.http.drain_timeout) {
             info!("all connections closed");
         } else {
             warn!("drain time over; {} connections cut", conns.open());
@@ -143,21 +135,18 @@ impl Server {
 
     fn admit(&self, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        let Some(ticket) = self.shared.conns.admit(&stream) else {
-            debug!(
-                "{peer} refused: {} connections open",
-                self.shared.conns.open()
-            );
+        let Some(ticket) = self.conns.admit(&stream) else {
+            debug!("{peer} refused: {} connections open", self.conns.open());
             refuse(&stream, "server at its connection limit");
             return;
         };
-        let shared = Arc::clone(&self.shared);
+        let (shared, hub) = (Arc::clone(&self.shared), Arc::clone(&self.hub));
         let spawned = thread::Builder::new()
             .name(format!("conn-{peer}"))
-            .stack_size(self.shared.config.thread_stack_bytes)
+            .stack_size(self.shared.config.http.thread_stack_bytes)
             .spawn({
                 let stream = Arc::clone(&stream);
-                move || connection::handle(stream, peer, &shared, ticket)
+                move || connection::handle(stream, peer, &shared, &hub, ticket)
             });
         if let Err(e) = spawned {
             // The closure, and with it the ticket, was dropped: the place is free.
@@ -206,11 +195,7 @@ fn connection_cap(configured: usize) -> usize {
 /// the socket new, so the write does not block.
 fn refuse(stream: &TcpStream, why: &'static str) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let error = Error::Unavailable(why);
-    let _ = text_head(503)
-        .header("Retry-After", "1")
-        .connection(false, true)
-        .write_with_body(&mut &*stream, format!("{error}\n").as_bytes(), false);
+    let _ = write_error(&mut &*stream, &Error::Unavailable(why), false, None);
     let _ = (&*stream).flush();
     // FIN after the reply, so the client reads it before the close.
     let _ = stream.shutdown(Shutdown::Write);

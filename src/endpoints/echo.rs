@@ -12,23 +12,22 @@
 
 use std::sync::Arc;
 
-use crate::connection::{Exchange, Outcome};
 use crate::error::Result;
+use crate::http::exchange::{Exchange, Outcome};
 use crate::metrics::Kind;
-use crate::upgrade;
-use crate::ws::{self, Options};
+use crate::ws::{self, Options, handshake};
 
 /// `GET /echo`, `GET /socket` (no heartbeat) and `GET /ws` (heartbeat).
 pub fn echo(x: &mut Exchange, heartbeat: bool) -> Result<Outcome> {
-    let accepted = upgrade::check(x.req, &x.shared.config)?;
-    upgrade::switching_head(&accepted).write_to(x.out)?;
+    let accepted = handshake::check(x.req, &x.shared.config.ws)?;
+    handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
     let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
     if heartbeat {
-        options.heartbeat = Some(x.shared.config.ws_heartbeat);
+        options.heartbeat = Some(x.shared.config.ws.heartbeat);
     }
     let leftover = x.inbound.take_all();
-    let shutdown = x.shared.conns.shutdown_signal().clone();
+    let shutdown = x.shared.shutdown.clone();
     let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, options, shutdown)?;
     for message in incoming {
         if conn.send(message).is_err() {

@@ -26,11 +26,11 @@ use std::net::SocketAddr;
 use crossbeam_channel::Receiver;
 use log::info;
 
-use crate::chunked::ChunkedWriter;
-use crate::connection::{Counted, Exchange, Outcome};
+use super::chunked::ChunkedWriter;
+use super::exchange::{Counted, Exchange, Outcome};
+use super::response::Head;
 use crate::error::Result;
 use crate::metrics::Kind;
-use crate::response::Head;
 use crate::watcher::Watch;
 
 /// An open stream: the body writer and the channels that can end it.
@@ -93,7 +93,7 @@ pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<O
     x.inbound.shrink();
     Ok(Opened::Live(Live {
         watch: x.shared.watcher.watch(x.stream)?,
-        shutdown: x.shared.conns.shutdown_signal(),
+        shutdown: &x.shared.shutdown,
         peer: x.peer,
         keep_alive,
         body: ChunkedWriter::new(&mut *x.out, http11),

@@ -1,0 +1,206 @@
+//! Server settings: each one a named constant (its default) and a field
+//! that a command-line flag sets, written once.
+//!
+//! The structs below carry clap's derive themselves, so the flag, its help
+//! line, its default (taken from the constant) and its range check live on
+//! the field. `Config::default()` is what `tinypush serve` gets with no
+//! flags at all, parsed by the same code:
+//!
+//! ```text
+//! tinypush serve --head-timeout 500ms --max-body 2MiB --ws-queue 64
+//! ```
+//!
+//! Durations are written like `500ms`, `10s` or `2m` (humantime); sizes like
+//! `16KiB`, `1MiB` or plain bytes (bytesize). Settings that depend on each
+//! other are checked by [`Config::check`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+
+mod defaults;
+mod values;
+
+pub use defaults::*;
+use values::{any_duration, any_size, nonzero_count, nonzero_duration, nonzero_size, size, time};
+
+/// Everything a running server needs to know.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+    /// Folder served at / (index.html is the demo page).
+    #[arg(long, default_value = "static")]
+    pub static_dir: PathBuf,
+    /// Requests, responses and connections.
+    #[command(flatten, next_help_heading = "HTTP")]
+    pub http: HttpConfig,
+    /// WebSocket connections.
+    #[command(flatten, next_help_heading = "WebSocket")]
+    pub ws: WsConfig,
+    /// Topics, their history and their subscribers.
+    #[command(flatten, next_help_heading = "Topics")]
+    pub topics: TopicConfig,
+}
+
+/// Limits on requests and connections.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Largest request head; past it: 431.
+    #[arg(long = "max-head", default_value = size(MAX_HEAD_BYTES), value_parser = nonzero_size, value_name = "SIZE")]
+    pub max_head_bytes: usize,
+    /// Most header lines in a request; past it: 431.
+    #[arg(long, default_value_t = MAX_HEADERS, value_parser = nonzero_count, value_name = "N")]
+    pub max_headers: usize,
+    /// Time to receive a request head, and again its body; past it: 408.
+    #[arg(long, default_value = time(HEAD_TIMEOUT), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub head_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open.
+    #[arg(long, default_value = time(KEEPALIVE_TIMEOUT), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub keepalive_timeout: Duration,
+    /// Largest request body; past it: 413.
+    #[arg(long = "max-body", default_value = size(MAX_BODY_BYTES), value_parser = any_size, value_name = "SIZE")]
+    pub max_body_bytes: usize,
+    /// Longest one socket write may stall before the client is dropped.
+    #[arg(long, default_value = time(WRITE_TIMEOUT), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub write_timeout: Duration,
+    /// Most connections at once (also kept below the open-files limit); past it: 503.
+    #[arg(long, default_value_t = MAX_CONNECTIONS, value_parser = nonzero_count, value_name = "N")]
+    pub max_connections: usize,
+    /// Stack size of each connection thread.
+    #[arg(long = "thread-stack", default_value = size(THREAD_STACK_BYTES), value_parser = nonzero_size, value_name = "SIZE")]
+    pub thread_stack_bytes: usize,
+    /// Keepalive interval on quiet SSE and NDJSON streams.
+    #[arg(long, default_value = time(STREAM_KEEPALIVE), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub stream_keepalive: Duration,
+    /// On SIGINT/SIGTERM, how long open streams get to end before exit.
+    #[arg(long, default_value = time(DRAIN_TIMEOUT), value_parser = any_duration, value_name = "DURATION")]
+    pub drain_timeout: Duration,
+}
+
+/// WebSocket limits, origins and liveness.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct WsConfig {
+    /// An origin (like https://example.com) allowed to open WebSockets besides
+    /// the server's own; repeatable; '*' allows every origin.
+    #[arg(long = "allow-origin", value_name = "URL")]
+    pub allow_origins: Vec<String>,
+    /// A WebSocket subprotocol we speak; repeatable, in order of preference.
+    #[arg(long = "ws-protocol", value_name = "NAME")]
+    pub protocols: Vec<String>,
+    /// Largest WebSocket message; past it: close 1009.
+    #[arg(long = "ws-max-message", default_value = size(WS_MAX_MESSAGE_BYTES), value_parser = nonzero_size, value_name = "SIZE")]
+    pub max_message_bytes: usize,
+    /// Largest WebSocket frame; past it: close 1009.
+    #[arg(long = "ws-max-frame", default_value = size(WS_MAX_MESSAGE_BYTES), value_parser = nonzero_size, value_name = "SIZE")]
+    pub max_frame_bytes: usize,
+    /// How often to ping WebSocket clients (less than --ws-timeout).
+    #[arg(long = "ws-ping-interval", default_value = time(WS_PING_INTERVAL), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub ping_interval: Duration,
+    /// Close a WebSocket client silent this long.
+    #[arg(long = "ws-timeout", default_value = time(WS_TIMEOUT), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// How often /ws sends its heartbeat message.
+    #[arg(long = "ws-heartbeat", default_value = time(WS_HEARTBEAT), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub heartbeat: Duration,
+    /// Outgoing messages queued per WebSocket; a client that falls further
+    /// behind is closed with 1008.
+    #[arg(long = "ws-queue", default_value_t = WS_QUEUE, value_parser = nonzero_count, value_name = "N")]
+    pub queue: usize,
+}
+
+/// Topics: history bounds, caps and who may publish.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// Messages each topic keeps for subscribers resuming with a cursor.
+    #[arg(long = "topic-history", default_value_t = TOPIC_HISTORY, value_parser = nonzero_count, value_name = "N")]
+    pub history: usize,
+    /// Bytes of message bodies each topic's history may hold.
+    #[arg(long = "topic-history-bytes", default_value = size(TOPIC_HISTORY_BYTES), value_parser = any_size, value_name = "SIZE")]
+    pub history_bytes: usize,
+    /// Most topics at once; past it: 503.
+    #[arg(long, default_value_t = MAX_TOPICS, value_parser = nonzero_count, value_name = "N")]
+    pub max_topics: usize,
+    /// Most subscribers at once, over all topics; past it: 503.
+    #[arg(long, default_value_t = MAX_SUBSCRIBERS, value_parser = nonzero_count, value_name = "N")]
+    pub max_subscribers: usize,
+    /// Messages queued per subscriber; one that falls further behind is
+    /// dropped (and may resume from the history).
+    #[arg(long, default_value_t = SUBSCRIBER_QUEUE, value_parser = nonzero_count, value_name = "N")]
+    pub subscriber_queue: usize,
+    /// Forget a topic with no subscribers and no publish for this long.
+    #[arg(long = "topic-idle", default_value = time(TOPIC_IDLE), value_parser = any_duration, value_name = "DURATION")]
+    pub idle: Duration,
+    /// Require `Authorization: Bearer TOKEN` to publish.
+    #[arg(
+        long,
+        env = "TINYPUSH_PUBLISH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub publish_token: Option<String>,
+}
+
+impl Default for Config {
+    /// What `tinypush serve` gets with no flags (the environment is not read).
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            config: Config,
+        }
+        let command = Defaults::command().mut_arg("publish_token", |a| a.env(None));
+        let matches = command
+            .try_get_matches_from(["tinypush"])
+            .expect("every setting has a valid default");
+        Defaults::from_arg_matches(&matches)
+            .expect("every setting has a valid default")
+            .config
+    }
+}
+
+impl Config {
+    /// Checks the settings that depend on each other, and reads an empty
+    /// token (`TINYPUSH_PUBLISH_TOKEN=`) as none.
+    ///
+    /// # Errors
+    /// One line naming the flags that disagree.
+    pub fn check(mut self) -> Result<Config, String> {
+        self.topics.publish_token = self.topics.publish_token.filter(|t| !t.is_empty());
+        if self.ws.ping_interval >= self.ws.timeout {
+            // A ping must have time to be answered before the client counts as silent.
+            return Err("--ws-ping-interval must be less than --ws-timeout".into());
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_constants() {
+        let c = Config::default();
+        assert_eq!(c.addr, DEFAULT_ADDR.parse().unwrap());
+        assert_eq!(c.http.max_head_bytes, MAX_HEAD_BYTES);
+        assert_eq!(c.http.head_timeout, HEAD_TIMEOUT);
+        assert_eq!(c.http.thread_stack_bytes, THREAD_STACK_BYTES);
+        assert_eq!(c.ws.ping_interval, WS_PING_INTERVAL);
+        assert_eq!(c.ws.max_frame_bytes, WS_MAX_MESSAGE_BYTES);
+        assert_eq!(c.topics.history_bytes, TOPIC_HISTORY_BYTES);
+        assert_eq!(c.topics.idle, TOPIC_IDLE);
+        assert_eq!(c.topics.publish_token, None);
+        assert_eq!(c.clone().check(), Ok(c));
+    }
+
+    #[test]
+    fn ping_must_come_before_the_silence_deadline() {
+        let mut c = Config::default();
+        c.ws.ping_interval = c.ws.timeout;
+        assert!(c.check().unwrap_err().contains("--ws-ping-interval"));
+    }
+}

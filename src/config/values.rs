@@ -1,0 +1,76 @@
+//! Reading and writing setting values: durations (`500ms`, `10s`, `2m`,
+//! humantime) and sizes (`16KiB`, `1MiB`, bytes; bytesize), with the range
+//! checks clap runs on each flag.
+
+use std::time::Duration;
+
+/// A duration as a flag default: `10s`, `2m`, `500ms`.
+pub fn time(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// A size as a flag default: `16KiB`, `1MiB`, or bytes.
+pub fn size(n: usize) -> String {
+    const UNITS: [(usize, &str); 2] = [(1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS
+        .iter()
+        .find(|(unit, _)| n >= *unit && n.is_multiple_of(*unit))
+    {
+        Some((unit, name)) => format!("{}{name}", n / unit),
+        None => n.to_string(),
+    }
+}
+
+pub fn any_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| e.to_string())
+}
+
+pub fn nonzero_duration(text: &str) -> Result<Duration, String> {
+    match any_duration(text)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
+}
+
+pub fn any_size(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text.parse()?;
+    usize::try_from(size.as_u64()).map_err(|_| format!("{text} is too large"))
+}
+
+pub fn nonzero_size(text: &str) -> Result<usize, String> {
+    match any_size(text)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+pub fn nonzero_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>().map_err(|e| e.to_string())? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_texts_parse_back() {
+        assert_eq!(size(16 * 1024), "16KiB");
+        assert_eq!(size(1 << 20), "1MiB");
+        assert_eq!(size(1000), "1000");
+        assert_eq!(any_size(&size(16 * 1024)), Ok(16 * 1024));
+        assert_eq!(time(Duration::from_secs(600)), "10m");
+        assert_eq!(time(Duration::from_millis(500)), "500ms");
+        assert_eq!(any_duration("10m"), Ok(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn zero_is_refused_where_it_means_nothing() {
+        assert!(nonzero_duration("0s").is_err());
+        assert!(nonzero_size("0").is_err());
+        assert!(nonzero_count("0").is_err());
+        assert_eq!(any_duration("0s"), Ok(Duration::ZERO));
+    }
+}

@@ -1,0 +1,23 @@
+//! HTTP/1.1 on a plain socket, in the order a request meets it:
+//!
+//! ```text
+//! inbound.rs   bytes off the socket until a whole head has come (caps, deadlines)
+//! request.rs   the head parsed: method, target, headers        → 400, 431, 505
+//! body.rs      how long the body is, and reading it            → 411, 413, 400
+//! exchange.rs  what a handler gets and returns; every error reply
+//! response.rs  status line and headers, fixed-length bodies
+//! chunked.rs   chunked transfer coding, for bodies of unknown length
+//! stream.rs    a response that stays open (SSE, NDJSON, /stream)
+//! ```
+//!
+//! Nothing here knows about topics or WebSocket frames: this folder is the
+//! protocol, `endpoints/` is what the server does with it. Not supported:
+//! HTTP/2, TLS (put a proxy in front), trailers, ranges, compression.
+
+pub mod body;
+pub mod chunked;
+pub mod exchange;
+pub mod inbound;
+pub mod request;
+pub mod response;
+pub mod stream;

@@ -1,0 +1,76 @@
+//! What the hub hands around: a published message, a gap in a subscriber's
+//! history, a publish receipt, and the rules for names and ids.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use crate::error::Error;
+
+/// One published message, shared by the history and every subscriber's queue.
+#[derive(Debug)]
+pub struct Published {
+    /// The topic's sequence number, from 1.
+    pub id: u64,
+    /// The topic's name.
+    pub topic: Arc<str>,
+    /// When it was published, in milliseconds since the Unix epoch; never
+    /// earlier than the time of the message before it.
+    pub time_ms: u64,
+    /// The body, UTF-8 text; cheap to clone into a frame.
+    pub data: Bytes,
+    /// Its bytes in each subscriber format, made by the first subscriber
+    /// that needs them and shared by the rest: a thousand subscribers cost
+    /// one encoding, not a thousand.
+    pub encoded: Encodings,
+}
+
+/// Lazily made encodings of one message (the endpoints define the formats).
+#[derive(Debug, Default)]
+pub struct Encodings {
+    /// The Server-Sent Events event.
+    pub sse: OnceLock<Bytes>,
+    /// The JSON object, without a line end.
+    pub json: OnceLock<Bytes>,
+}
+
+impl Published {
+    /// The body as text.
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.data).expect("a published body is a String's bytes")
+    }
+}
+
+/// Messages a subscriber asked for that the history no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// The first missing id (the cursor + 1).
+    pub from: u64,
+    /// The last missing id, or `None` when the cursor is beyond the last id:
+    /// ids began again (a restart), so what came after it is unknown.
+    pub to: Option<u64>,
+}
+
+/// What `publish` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The message's id.
+    pub id: u64,
+    /// Live subscribers it was handed to.
+    pub receivers: usize,
+}
+
+/// The largest id or cursor: 2^53 - 1, the largest integer JavaScript
+/// reads exactly, and far from overflowing when we add one.
+pub const MAX_ID: u64 = (1 << 53) - 1;
+
+/// Topic names: what a URL path segment can carry without escaping.
+pub fn valid_topic(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The refusal of a name [`valid_topic`] rejects.
+pub const BAD_TOPIC: Error = Error::BadRequest("topic name must be 1 to 64 of A-Z a-z 0-9 _ -");

@@ -1,0 +1,196 @@
+//! Topics: publish once, hand the message to every subscriber, keep a
+//! history for those who come back.
+//!
+//! ```text
+//! publish("news", "hello")            subscribe("news", since: Some(40))
+//!   │ lock topic                        │ lock topic (the same lock)
+//!   │ id = last_id + 1 = 42             │ gap?   history starts after 41 → none
+//!   │ history.push(42)  (ring, 1000)    │ replay: history after 40 → [41, 42]
+//!   │ for each subscriber:              │ register a bounded queue (256)
+//!   │     try_send(Arc<message>)        │ unlock
+//!   │     full? drop that subscriber    └─► replay first, then the queue: live
+//!   │ unlock
+//! ```
+//!
+//! Because publishing and subscribing take the same lock, a subscriber's
+//! replay ends exactly where its live queue begins: no gap, no duplicate,
+//! even while others publish. `try_send` never waits: a subscriber whose
+//! queue is full is removed, and dropping its `Sender` is its signal (it
+//! drains what it has, then sees the channel disconnected). It can come back
+//! with its last id. So a slow client never slows the publisher or anyone else.
+//!
+//! A cursor the history cannot serve gets a [`Gap`] first: the oldest
+//! messages were evicted, or the cursor is beyond the last id (the server
+//! restarted and ids began again at 1). Not kept: anything across restarts.
+//!
+//! Files: `message.rs` (what is handed around), `topic.rs` (one topic: ids,
+//! history, fan-out), `registry.rs` (the map of topics, forgetting idle
+//! ones), `subscription.rs`. The hub knows nothing of HTTP or WebSocket:
+//! the endpoints turn its messages into wire bytes.
+
+mod message;
+mod registry;
+mod subscription;
+#[cfg(test)]
+mod tests;
+mod topic;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crossbeam_channel::bounded;
+use log::info;
+
+pub use message::{BAD_TOPIC, Encodings, Gap, MAX_ID, Published, Receipt, valid_topic};
+pub use subscription::Subscription;
+
+use crate::config::TopicConfig;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use registry::Registry;
+use topic::{Bounds, Topic, TopicState};
+
+/// Every topic, and the limits on them.
+pub struct Hub {
+    registry: Mutex<Registry>,
+    subscribers: Arc<AtomicUsize>,
+    next_key: AtomicU64,
+    bounds: Bounds,
+    max_topics: usize,
+    max_subscribers: usize,
+    queue: usize,
+    idle: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    /// An empty hub with the config's limits.
+    pub fn new(config: &TopicConfig, metrics: Arc<Metrics>) -> Arc<Hub> {
+        Arc::new(Hub {
+            registry: Mutex::new(Registry::new()),
+            subscribers: Arc::new(AtomicUsize::new(0)),
+            next_key: AtomicU64::new(1),
+            bounds: Bounds {
+                messages: config.history,
+                bytes: config.history_bytes,
+            },
+            max_topics: config.max_topics,
+            max_subscribers: config.max_subscribers,
+            queue: config.subscriber_queue,
+            idle: config.idle,
+            metrics,
+        })
+    }
+
+    /// Publishes `data` to `topic`, creating the topic if needed.
+    ///
+    /// # Errors
+    /// 400 for a bad topic name, 503 when a new topic would pass the cap.
+    pub fn publish(&self, topic: &str, data: String) -> Result<Receipt> {
+        let data = Bytes::from(data);
+        let (id, fanout) = self.with_topic(topic, |topic, state| {
+            let message = state.append(&topic.name, data, self.bounds);
+            (message.id, state.fan_out(&message))
+        })?;
+        if fanout.removed > 0 {
+            self.subscribers
+                .fetch_sub(fanout.removed, Ordering::Relaxed);
+            info!(
+                "topic {topic}: {} subscribers dropped at id {id}",
+                fanout.removed
+            );
+        }
+        let m = &self.metrics;
+        m.published.fetch_add(1, Ordering::Relaxed);
+        m.delivered
+            .fetch_add(fanout.receivers as u64, Ordering::Relaxed);
+        m.slow_consumers
+            .fetch_add(fanout.too_slow as u64, Ordering::Relaxed);
+        Ok(Receipt {
+            id,
+            receivers: fanout.receivers,
+        })
+    }
+
+    /// Subscribes to `topic`. With a cursor (`since`: the last id seen, 0
+    /// for everything), the history after it comes first, then live messages.
+    ///
+    /// # Errors
+    /// 400 for a bad topic name, 503 past the topic or subscriber cap.
+    pub fn subscribe(&self, topic: &str, since: Option<u64>) -> Result<Subscription> {
+        if self.subscribers.fetch_add(1, Ordering::Relaxed) >= self.max_subscribers {
+            self.subscribers.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::Unavailable("too many subscribers"));
+        }
+        let (queue, live) = bounded(self.queue);
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let subscribed = self.with_topic(topic, |topic, state| {
+            let (gap, replay) = match since {
+                None => (None, Vec::new()),
+                Some(cursor) => state.replay_after(cursor),
+            };
+            state.subscribers.push((key, queue));
+            state.last_used = Instant::now();
+            (Arc::clone(topic), gap, replay)
+        });
+        let (topic, gap, replay) = match subscribed {
+            Ok(found) => found,
+            Err(e) => {
+                self.subscribers.fetch_sub(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        Ok(Subscription {
+            gap,
+            replay,
+            live,
+            topic,
+            key,
+            count: Arc::clone(&self.subscribers),
+        })
+    }
+
+    /// Topics held now.
+    pub fn topic_count(&self) -> usize {
+        self.registry().live.len()
+    }
+
+    /// Subscribers now, over all topics.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on a topic (found or created) under its lock. A topic swept
+    /// away between the lookup and the lock is looked up again, so nothing
+    /// is published to, or subscribed on, a topic no one else can reach.
+    fn with_topic<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Arc<Topic>, &mut TopicState) -> T,
+    ) -> Result<T> {
+        loop {
+            let topic = self.topic(name)?;
+            let mut state = topic.lock();
+            if !state.retired {
+                return Ok(f(&topic, &mut state));
+            }
+        }
+    }
+
+    /// Finds or creates a topic.
+    fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        if !valid_topic(name) {
+            return Err(BAD_TOPIC);
+        }
+        self.registry()
+            .find_or_create(name, self.max_topics, self.idle)
+            .ok_or(Error::Unavailable("too many topics"))
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        // Each update is one insert or retain: a panic cannot leave it torn.
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,46 @@
+//! A live subscription: the replay it starts with, the queue it continues
+//! with, and its removal from the topic when it is dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::Receiver;
+
+use super::message::{Gap, Published};
+use super::topic::Topic;
+
+/// A live subscription; dropping it unsubscribes.
+pub struct Subscription {
+    /// Sent first when the history cannot serve the cursor.
+    pub gap: Option<Gap>,
+    /// The messages after the cursor still in the history, oldest first.
+    pub replay: Vec<Arc<Published>>,
+    /// Live messages after the replay. Disconnected (after the queued ones)
+    /// when the subscriber was dropped for falling behind.
+    pub live: Receiver<Arc<Published>>,
+    pub(super) topic: Arc<Topic>,
+    pub(super) key: u64,
+    // The hub's count of subscribers, given back on drop.
+    pub(super) count: Arc<AtomicUsize>,
+}
+
+impl Subscription {
+    /// The topic's name.
+    pub fn topic(&self) -> &Arc<str> {
+        &self.topic.name
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut state = self.topic.lock();
+        let before = state.subscribers.len();
+        state.subscribers.retain(|(key, _)| *key != self.key);
+        let removed = before - state.subscribers.len();
+        state.last_used = Instant::now();
+        drop(state);
+        // Zero when publish already removed it as too slow (and counted that).
+        self.count.fetch_sub(removed, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,243 @@
+//! The hub's behaviour through its public calls: ids, replay and gaps,
+//! caps, forgetting, slow subscribers.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{Config, TopicConfig};
+
+fn hub(tweak: impl FnOnce(&mut TopicConfig)) -> Arc<Hub> {
+    let mut config = Config::default().topics;
+    tweak(&mut config);
+    Hub::new(&config, Arc::new(Metrics::default()))
+}
+
+fn ids(messages: &[Arc<Published>]) -> Vec<u64> {
+    messages.iter().map(|m| m.id).collect()
+}
+
+#[test]
+fn ids_count_from_one_per_topic() {
+    let h = hub(|_| {});
+    assert_eq!(
+        h.publish("a", "x".into()).unwrap(),
+        Receipt {
+            id: 1,
+            receivers: 0
+        }
+    );
+    assert_eq!(h.publish("a", "y".into()).unwrap().id, 2);
+    assert_eq!(h.publish("b", "z".into()).unwrap().id, 1);
+}
+
+#[test]
+fn replay_then_live_without_gap_or_duplicate() {
+    let h = hub(|_| {});
+    for i in 0..5 {
+        h.publish("t", format!("m{i}")).unwrap();
+    }
+    let sub = h.subscribe("t", Some(2)).unwrap();
+    assert_eq!(sub.gap, None);
+    assert_eq!(ids(&sub.replay), [3, 4, 5]);
+    assert_eq!(h.publish("t", "live".into()).unwrap().receivers, 1);
+    assert_eq!(sub.live.try_recv().unwrap().id, 6);
+}
+
+#[test]
+fn no_cursor_is_live_only_and_zero_is_everything() {
+    let h = hub(|_| {});
+    h.publish("t", "old".into()).unwrap();
+    assert!(h.subscribe("t", None).unwrap().replay.is_empty());
+    assert_eq!(ids(&h.subscribe("t", Some(0)).unwrap().replay), [1]);
+}
+
+#[test]
+fn evicted_history_gives_a_gap() {
+    let h = hub(|c| c.history = 3);
+    for i in 0..10 {
+        h.publish("t", format!("m{i}")).unwrap();
+    }
+    let sub = h.subscribe("t", Some(2)).unwrap();
+    assert_eq!(
+        sub.gap,
+        Some(Gap {
+            from: 3,
+            to: Some(7)
+        })
+    );
+    assert_eq!(ids(&sub.replay), [8, 9, 10]);
+    assert_eq!(h.subscribe("t", Some(7)).unwrap().gap, None);
+}
+
+#[test]
+fn history_is_capped_in_bytes_but_keeps_the_newest() {
+    let h = hub(|c| c.history_bytes = 10);
+    for body in ["aaaa", "bbbb", "cccc", "dddddddddddddddd"] {
+        h.publish("t", body.into()).unwrap();
+    }
+    let sub = h.subscribe("t", Some(0)).unwrap();
+    assert_eq!(
+        sub.gap,
+        Some(Gap {
+            from: 1,
+            to: Some(3)
+        })
+    );
+    assert_eq!(ids(&sub.replay), [4]);
+}
+
+#[test]
+fn cursor_beyond_the_last_id_gives_an_open_gap_and_everything() {
+    let h = hub(|_| {});
+    h.publish("t", "after restart".into()).unwrap();
+    let sub = h.subscribe("t", Some(500)).unwrap();
+    assert_eq!(
+        sub.gap,
+        Some(Gap {
+            from: 501,
+            to: None
+        })
+    );
+    assert_eq!(ids(&sub.replay), [1]);
+}
+
+#[test]
+fn a_forgotten_topic_comes_back_with_its_ids_going_on() {
+    let h = hub(|c| {
+        c.max_topics = 1;
+        c.idle = Duration::ZERO;
+    });
+    for _ in 0..3 {
+        h.publish("a", "x".into()).unwrap();
+    }
+    // Needing room for "b" forgets idle "a"; "a" coming back forgets "b".
+    h.publish("b", "x".into()).unwrap();
+    assert_eq!(h.publish("a", "again".into()).unwrap().id, 4);
+    let sub = h.subscribe("a", Some(1)).unwrap();
+    assert_eq!(
+        sub.gap,
+        Some(Gap {
+            from: 2,
+            to: Some(3)
+        })
+    );
+    assert_eq!(ids(&sub.replay), [4]);
+}
+
+#[test]
+fn full_queue_drops_only_that_subscriber() {
+    let h = hub(|c| c.subscriber_queue = 2);
+    let slow = h.subscribe("t", None).unwrap();
+    let fast = h.subscribe("t", None).unwrap();
+    for i in 0..5 {
+        h.publish("t", format!("m{i}")).unwrap();
+        fast.live.try_recv().unwrap();
+    }
+    assert_eq!(h.subscriber_count(), 1);
+    assert_eq!(h.metrics.slow_consumers.load(Ordering::Relaxed), 1);
+    // The slow one drains what it had, then learns it was dropped.
+    assert_eq!(slow.live.recv().unwrap().id, 1);
+    assert_eq!(slow.live.recv().unwrap().id, 2);
+    assert!(slow.live.recv().is_err());
+    drop(slow);
+    assert_eq!(h.subscriber_count(), 1);
+    drop(fast);
+    assert_eq!(h.subscriber_count(), 0);
+}
+
+#[test]
+fn caps_and_names() {
+    let h = hub(|c| {
+        c.max_topics = 2;
+        c.max_subscribers = 1;
+    });
+    assert!(matches!(
+        h.publish("bad name", "x".into()),
+        Err(Error::BadRequest(_))
+    ));
+    assert!(matches!(
+        h.publish(&"x".repeat(65), "x".into()),
+        Err(Error::BadRequest(_))
+    ));
+    h.publish("a", "x".into()).unwrap();
+    h.publish("b", "x".into()).unwrap();
+    assert!(matches!(
+        h.publish("c", "x".into()),
+        Err(Error::Unavailable(_))
+    ));
+    let _one = h.subscribe("a", None).unwrap();
+    assert!(matches!(h.subscribe("a", None), Err(Error::Unavailable(_))));
+    assert!(matches!(
+        h.subscribe("bad name", None),
+        Err(Error::Unavailable(_) | Error::BadRequest(_))
+    ));
+    assert_eq!(h.subscriber_count(), 1);
+}
+
+#[test]
+fn idle_empty_topics_are_forgotten_when_room_is_needed() {
+    let h = hub(|c| {
+        c.max_topics = 1;
+        c.idle = Duration::ZERO;
+    });
+    h.publish("a", "x".into()).unwrap();
+    h.publish("b", "x".into()).unwrap();
+    assert_eq!(h.topic_count(), 1);
+    let _sub = h.subscribe("b", None).unwrap();
+    assert!(matches!(
+        h.publish("c", "x".into()),
+        Err(Error::Unavailable(_))
+    ));
+}
+
+/// Whoever looked a topic up just before a sweep forgot it still holds
+/// the old one; the sweep marks it under its lock, so `with_topic`
+/// (which checks the mark once it holds that lock) looks the name up
+/// again instead of publishing into, or subscribing on, a dead topic.
+#[test]
+fn a_swept_topic_is_marked_for_whoever_still_holds_it() {
+    let h = hub(|c| {
+        c.max_topics = 1;
+        c.idle = Duration::ZERO;
+    });
+    h.publish("a", "x".into()).unwrap();
+    let stale = h.topic("a").unwrap();
+    h.publish("b", "x".into()).unwrap();
+    assert!(stale.lock().retired);
+    let fresh = h.with_topic("a", |topic, _| Arc::clone(topic)).unwrap();
+    assert!(!Arc::ptr_eq(&stale, &fresh));
+    assert!(!fresh.lock().retired);
+}
+
+#[test]
+fn names_at_the_cap_cost_one_fruitless_sweep_not_one_each() {
+    let h = hub(|c| {
+        c.max_topics = 3;
+        c.idle = Duration::ZERO;
+    });
+    let _subs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|t| h.subscribe(t, None).unwrap())
+        .collect();
+    let sweeps = h.registry().sweeps;
+    for i in 0..100 {
+        let refused = h.publish(&format!("random-{i}"), "x".into());
+        assert!(matches!(refused, Err(Error::Unavailable(_))));
+    }
+    assert_eq!(h.registry().sweeps, sweeps + 1, "one sweep, then a backoff");
+}
+
+#[test]
+fn a_sweep_that_frees_room_is_not_held_back() {
+    let h = hub(|c| {
+        c.max_topics = 1;
+        c.idle = Duration::ZERO;
+    });
+    for i in 0..10 {
+        // Each new name forgets the idle one before it, at once.
+        assert_eq!(h.publish(&format!("t{i}"), "x".into()).unwrap().id, 1);
+    }
+    assert_eq!(h.topic_count(), 1);
+}

@@ -1,0 +1,172 @@
+//! The handle to one WebSocket ([`Connection`]) and [`start`], which sets
+//! up the shared state and the writer thread and gives back the reader.
+//!
+//! Ending: [`Connection::close`] (from any thread, idempotent) asks the
+//! writer to send a close frame; the writer then waits up to
+//! [`CLOSE_WAIT`](super::CLOSE_WAIT) for the reader to see the client's close
+//! reply, and ends with `shutdown(Both)`, which also wakes a reader still
+//! blocked in `read`. A client that closes first gets its close echoed by
+//! tungstenite, and the reader shuts the socket down. A client that breaks
+//! the protocol gets a close frame and a FIN at once ("fail the
+//! connection"), and the reader drains what it still sends until it closes
+//! too. Either way both threads end.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_channel::{Receiver, SendTimeoutError, TrySendError, bounded};
+use log::{debug, info};
+use tungstenite::Message;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketContext};
+
+use super::inner::{Inner, Parts};
+use super::options::{Options, Push};
+use super::reader::Incoming;
+use super::writer;
+
+/// A handle to one WebSocket: cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+/// Why a send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The queue stayed full: the client is too slow and is being closed (1008).
+    TooSlow,
+    /// The connection has ended.
+    Closed,
+}
+
+/// Starts a WebSocket on a socket whose handshake is done: spawns the writer
+/// thread and returns the handle and the reader. `leftover` holds bytes the
+/// client sent right after its handshake, which must not be lost.
+///
+/// # Errors
+/// When the writer thread cannot be spawned.
+pub fn start(
+    stream: Arc<TcpStream>,
+    leftover: Vec<u8>,
+    peer: SocketAddr,
+    options: Options,
+    shutdown: Receiver<()>,
+) -> io::Result<(Connection, Incoming)> {
+    start_push(stream, leftover, peer, options, Push::none(), shutdown)
+}
+
+/// [`start`], with a subscription for the writer to drain.
+///
+/// # Errors
+/// When the writer thread cannot be spawned.
+pub fn start_push<T: Send + 'static>(
+    stream: Arc<TcpStream>,
+    leftover: Vec<u8>,
+    peer: SocketAddr,
+    options: Options,
+    push: Push<T>,
+    shutdown: Receiver<()>,
+) -> io::Result<(Connection, Incoming)> {
+    // The reader blocks for as long as the client is quiet: the read timeout
+    // left from reading the request head must go. Dead clients are the
+    // writer's job (the silent-client deadline).
+    stream.set_read_timeout(None)?;
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let unparsed = !leftover.is_empty();
+    let context =
+        WebSocketContext::from_partially_read(leftover, Role::Server, Some(options.protocol()));
+    let (outgoing, queue) = bounded(options.queue);
+    let (close_requests, close_rx) = bounded(1);
+    let (reader_alive, reader_done) = bounded::<()>(0);
+    let (writer_alive_tx, writer_alive) = bounded::<()>(0);
+    let inner = Arc::new(Inner::new(Parts {
+        peer,
+        stream,
+        context,
+        outgoing,
+        close_requests,
+        writer_alive,
+        send_wait: options.send_wait,
+        metrics: Arc::clone(&options.metrics),
+    }));
+    let channels = writer::Channels {
+        queue,
+        close_rx,
+        reader_done,
+        shutdown,
+        _alive: writer_alive_tx,
+    };
+    let handle = writer::spawn(id, Arc::clone(&inner), channels, options, push)?;
+    let incoming = Incoming::new(Arc::clone(&inner), unparsed, reader_alive, handle);
+    debug!("{peer} websocket open (ws-write-{id})");
+    Ok((Connection { inner }, incoming))
+}
+
+impl Connection {
+    /// Queues a message for the client, waiting at most the write timeout
+    /// for room. A client that cannot take it in that time is closed (1008).
+    ///
+    /// # Errors
+    /// [`SendError::TooSlow`] or [`SendError::Closed`].
+    pub fn send(&self, message: Message) -> Result<(), SendError> {
+        match self
+            .inner
+            .outgoing
+            .send_timeout(message, self.inner.send_wait)
+        {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(self.too_slow()),
+            Err(SendTimeoutError::Disconnected(_)) => Err(SendError::Closed),
+        }
+    }
+
+    /// Queues a message without waiting; a full queue closes the client
+    /// (1008). For fan-out, where one slow client must not hold up others.
+    ///
+    /// # Errors
+    /// [`SendError::TooSlow`] or [`SendError::Closed`].
+    pub fn try_send(&self, message: Message) -> Result<(), SendError> {
+        match self.inner.outgoing.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(self.too_slow()),
+            Err(TrySendError::Disconnected(_)) => Err(SendError::Closed),
+        }
+    }
+
+    fn too_slow(&self) -> SendError {
+        self.close(CloseCode::Policy, "client too slow");
+        SendError::TooSlow
+    }
+
+    /// Closes the connection with `code` and `reason`, from any thread. Only
+    /// the first close counts; every thread of the connection ends after it.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        if self.inner.start_closing() {
+            info!(
+                "{} websocket interrupted: {} {reason}",
+                self.inner.peer,
+                u16::from(code)
+            );
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            // The slot is free: nothing else sends on it after start_closing.
+            let _ = self.inner.close_requests.try_send(frame);
+        }
+    }
+
+    /// Reports disconnection once the writer thread has ended.
+    pub fn closed(&self) -> &Receiver<()> {
+        &self.inner.writer_alive
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.inner.peer
+    }
+}

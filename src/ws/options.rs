@@ -1,0 +1,89 @@
+//! How a WebSocket connection behaves, and the subscription its writer may
+//! drain besides its own queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, never};
+use tungstenite::Message;
+use tungstenite::protocol::WebSocketConfig;
+
+use super::inner::READ_CHUNK;
+use crate::config::{Config, WsConfig};
+use crate::metrics::Metrics;
+
+/// How a connection behaves; see [`WsConfig`].
+#[derive(Clone)]
+pub struct Options {
+    /// How often to ping the client.
+    pub ping_interval: Duration,
+    /// A client silent this long is closed with 1001.
+    pub timeout: Duration,
+    /// Send a `heartbeat` text message this often (the `/ws` demo).
+    pub heartbeat: Option<Duration>,
+    /// Outgoing messages queued before the client counts as too slow.
+    pub queue: usize,
+    /// How long [`Connection::send`](super::Connection::send) waits for room in the queue.
+    pub send_wait: Duration,
+    /// Largest message accepted (1009 past it).
+    pub max_message: usize,
+    /// Largest frame accepted (1009 past it).
+    pub max_frame: usize,
+    /// Where written bytes are counted.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Options {
+    /// The options the server's config asks for.
+    pub fn from_config(config: &Config, metrics: &Arc<Metrics>) -> Options {
+        let ws: &WsConfig = &config.ws;
+        Options {
+            metrics: Arc::clone(metrics),
+            ping_interval: ws.ping_interval,
+            timeout: ws.timeout,
+            heartbeat: None,
+            queue: ws.queue,
+            send_wait: config.http.write_timeout,
+            max_message: ws.max_message_bytes,
+            max_frame: ws.max_frame_bytes,
+        }
+    }
+
+    /// Small buffers: tungstenite's 128 KiB default read buffer, allocated
+    /// up front, would be most of an idle connection's memory.
+    pub(super) fn protocol(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(READ_CHUNK)
+            .write_buffer_size(0)
+            .max_message_size(Some(self.max_message))
+            .max_frame_size(Some(self.max_frame))
+    }
+}
+
+/// A subscription the writer drains itself, so a subscriber needs no third
+/// thread: `first` goes out, then `replay` in order, then `live` as it
+/// comes, each item turned into its frame by `render` as it goes out.
+/// Disconnection of `live` means the publisher dropped this subscriber for
+/// falling behind: the writer closes with 1008.
+pub struct Push<T> {
+    /// Sent before anything else (a gap notice).
+    pub first: Vec<Message>,
+    /// Sent next, in order; each item is let go once sent.
+    pub replay: Vec<T>,
+    /// Live items.
+    pub live: Receiver<T>,
+    /// Turns an item into its frame.
+    pub render: fn(&T) -> Message,
+}
+
+impl Push<()> {
+    /// No subscription: the writer sends only what its queue gets.
+    pub fn none() -> Push<()> {
+        Push {
+            first: Vec::new(),
+            replay: Vec::new(),
+            live: never(),
+            render: |_| Message::text(""),
+        }
+    }
+}
