@@ -150,7 +150,7 @@ fn past_the_connection_cap_clients_get_503_with_retry_after() {
 /// answers again.
 #[test]
 fn burst_past_a_low_open_files_limit_then_answers_again() {
-    let mut server = ChildServer::start_with_prefix("ulimit -n 64;", &[]);
+    let mut server = ChildServer::builder().open_files_limit(64).start(&[]);
     server.wait_log("open-files limit 64 caps connections at 32");
     let baseline = server.threads();
     let mut clients: Vec<_> = (0..200).map(|_| connect(server.addr)).collect();
@@ -177,7 +177,7 @@ fn burst_past_a_low_open_files_limit_then_answers_again() {
 #[test]
 fn accept_survives_running_out_of_descriptors() {
     let mut server = ChildServer::start(&[]);
-    let pid = server.child.id() as i32;
+    let pid = server.pid() as i32;
     rlimit::prlimit(pid, rlimit::Resource::NOFILE, Some((48, 48)), None).expect("prlimit");
     let baseline = server.threads();
     let clients: Vec<_> = (0..100).map(|_| connect(server.addr)).collect();
@@ -187,10 +187,7 @@ fn accept_survives_running_out_of_descriptors() {
     let mut c = connect(server.addr);
     c.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.response().1, "ok\n");
-    assert!(
-        server.child.try_wait().unwrap().is_none(),
-        "server still running"
-    );
+    assert!(server.is_running(), "server still running");
 }
 
 #[test]

@@ -2,9 +2,18 @@
 //! signals and exit code are its own. Its stderr (the log, at `debug`) is
 //! read line by line on a thread; the port comes from its "listening on"
 //! line.
+//!
+//! ```text
+//! ChildServer::start(&["--drain-timeout", "300ms"])
+//! ChildServer::builder().env("TINYPUSH_PUBLISH_TOKEN", "t").open_files_limit(64).start(&[])
+//!
+//!   tinypush serve --addr 127.0.0.1:0 --static-dir DIR --log-level debug ARGS
+//!     stderr ─► thread ─► channel ─► wait_log(..)
+//! ```
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -17,42 +26,74 @@ use super::server::static_dir;
 
 /// The `tinypush` binary running as a child process, its stderr collected.
 pub struct ChildServer {
-    pub child: Child,
+    child: Child,
     pub addr: SocketAddr,
     pub static_dir: PathBuf,
-    lines: Receiver<String>,
+    log: Receiver<String>,
     seen: Vec<String>,
 }
 
-impl ChildServer {
-    /// Starts `tinypush serve --addr 127.0.0.1:0 ARGS`, through `sh -c` with
-    /// `prefix` before it (e.g. `ulimit -n 64;`), and waits for its port.
-    pub fn start_with_prefix(prefix: &str, args: &[&str]) -> ChildServer {
-        let bin = env!("CARGO_BIN_EXE_tinypush");
-        let dir = static_dir();
-        let mut line = format!(
-            "{prefix} exec '{bin}' serve --addr 127.0.0.1:0 --static-dir '{}' --log-level debug",
-            dir.display()
-        );
-        for a in args {
-            line.push_str(&format!(" '{a}'"));
-        }
-        let mut command = Command::new("sh");
-        command.arg("-c").arg(&line);
-        Self::run(command, dir)
+/// How to start a [`ChildServer`]: the listening address, environment
+/// variables, an open-files limit.
+pub struct ChildServerBuilder {
+    addr: String,
+    envs: Vec<(String, String)>,
+    open_files_limit: Option<u64>,
+}
+
+impl ChildServerBuilder {
+    /// Listens on `addr` instead of `127.0.0.1:0`.
+    pub fn addr(mut self, addr: &str) -> Self {
+        self.addr = addr.to_string();
+        self
     }
 
-    /// Runs `command` (the server, maybe through a shell) with its stderr
-    /// collected line by line, and waits for the port it listens on.
-    fn run(mut command: Command, static_dir: PathBuf) -> ChildServer {
-        let mut child = command
+    /// Sets an environment variable of the process.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts the process with RLIMIT_NOFILE set to `limit`, soft and hard:
+    /// the server raises its soft limit to the hard one at start, so a lower
+    /// soft limit alone would not hold.
+    pub fn open_files_limit(mut self, limit: u64) -> Self {
+        self.open_files_limit = Some(limit);
+        self
+    }
+
+    /// Starts `tinypush serve --addr ADDR --static-dir DIR --log-level debug
+    /// ARGS`, with `TINYPUSH_PUBLISH_TOKEN` removed from its environment
+    /// (then the variables given to [`ChildServerBuilder::env`] set), and
+    /// waits for the port it listens on.
+    pub fn start(self, args: &[&str]) -> ChildServer {
+        let static_dir = static_dir();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tinypush"));
+        command
+            .arg("serve")
+            .args(["--addr", &self.addr])
+            .arg("--static-dir")
+            .arg(&static_dir)
+            .args(["--log-level", "debug"])
+            .args(args)
+            .env_remove("TINYPUSH_PUBLISH_TOKEN")
+            .envs(self.envs)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tinypush");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = unbounded();
+            .stderr(Stdio::piped());
+        if let Some(limit) = self.open_files_limit {
+            // SAFETY: the closure runs in the child between fork and exec,
+            // where only async-signal-safe calls are sound. It makes one
+            // setrlimit system call; rlimit's wrapper allocates nothing for
+            // a supported resource such as NOFILE, and reads a failure from
+            // errno.
+            unsafe {
+                command.pre_exec(move || rlimit::setrlimit(rlimit::Resource::NOFILE, limit, limit));
+            }
+        }
+        let mut child = command.spawn().expect("spawn tinypush");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, log) = unbounded();
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
@@ -65,7 +106,7 @@ impl ChildServer {
             child,
             addr: "127.0.0.1:0".parse().unwrap(),
             static_dir,
-            lines: rx,
+            log,
             seen: Vec::new(),
         };
         let line = server.wait_log("listening on http://");
@@ -73,10 +114,27 @@ impl ChildServer {
         server.addr = addr.parse().expect("address in the listening line");
         server
     }
+}
 
-    /// Starts `tinypush serve --addr 127.0.0.1:0 ARGS`.
+impl ChildServer {
+    /// Starts `tinypush serve --addr 127.0.0.1:0 ARGS` (see
+    /// [`ChildServerBuilder::start`]) and waits for its port.
     pub fn start(args: &[&str]) -> ChildServer {
-        Self::start_with_prefix("", args)
+        Self::builder().start(args)
+    }
+
+    /// A builder for a server with other settings than [`ChildServer::start`].
+    pub fn builder() -> ChildServerBuilder {
+        ChildServerBuilder {
+            addr: "127.0.0.1:0".to_string(),
+            envs: Vec::new(),
+            open_files_limit: None,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits (at most 5 s) for a log line containing `needle`; returns it.
@@ -87,7 +145,7 @@ impl ChildServer {
         let end = Instant::now() + READ_TIMEOUT;
         loop {
             let left = end.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.log.recv_timeout(left) {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if line.contains(needle) {
@@ -102,9 +160,14 @@ impl ChildServer {
         }
     }
 
+    /// Every log line read so far (by [`ChildServer::wait_log`]).
+    pub fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
     /// The number of threads the server process has now.
     pub fn threads(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/task", self.child.id()))
+        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
             .map(|d| d.count())
             .unwrap_or(0)
     }
@@ -113,10 +176,15 @@ impl ChildServer {
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
+            .arg(self.pid().to_string())
             .status()
             .expect("run kill");
         assert!(status.success());
+    }
+
+    /// Whether the process is running now (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
     }
 
     /// Waits at most `limit` for the process to exit; returns its exit code.
@@ -138,32 +206,5 @@ impl Drop for ChildServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-impl ChildServer {
-    /// Starts `tinypush serve --static-dir DIR --log-level debug ARGS`
-    /// directly (no shell, no `--addr` of its own: `args` must give one),
-    /// with `TINYPUSH_PUBLISH_TOKEN` removed from its environment and then
-    /// `envs` set; waits for its port.
-    pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> ChildServer {
-        let dir = static_dir();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tinypush"));
-        command
-            .arg("serve")
-            .arg("--static-dir")
-            .arg(&dir)
-            .args(["--log-level", "debug"])
-            .args(args)
-            .env_remove("TINYPUSH_PUBLISH_TOKEN");
-        for (name, value) in envs {
-            command.env(name, value);
-        }
-        Self::run(command, dir)
-    }
-
-    /// Every log line read so far (by [`ChildServer::wait_log`]).
-    pub fn seen(&self) -> &[String] {
-        &self.seen
     }
 }
