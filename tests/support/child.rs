@@ -8,10 +8,14 @@
 //! ChildServer::builder().env("TINYPUSH_PUBLISH_TOKEN", "t").open_files_limit(64).start(&[])
 //!
 //!   tinypush serve --addr 127.0.0.1:0 --static-dir DIR --log-level debug ARGS
-//!     stderr ─► thread ─► channel ─► wait_log(..)
+//!     stderr ─► thread tinypush-log-PID ─► channel ─► wait_log(..), wait_exit(..)
 //! ```
+//!
+//! The channel disconnects when stderr ends, which is when the process
+//! exits (the server neither closes stderr nor starts processes that could
+//! inherit it): [`ChildServer::wait_exit`] waits for that, not on a timer.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -19,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 
 use super::READ_TIMEOUT;
 use super::server::static_dir;
@@ -93,15 +97,7 @@ impl ChildServerBuilder {
         }
         let mut child = command.spawn().expect("spawn tinypush");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, log) = unbounded();
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let log = read_lines(stderr, format!("tinypush-log-{}", child.id()));
         let mut server = ChildServer {
             child,
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -144,23 +140,26 @@ impl ChildServer {
         }
         let end = Instant::now() + READ_TIMEOUT;
         loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
+            let why = match self.log.recv_deadline(end) {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if line.contains(needle) {
                         return line;
                     }
+                    continue;
                 }
-                Err(_) => panic!(
-                    "no log line with {needle:?} in 5 s; seen:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
+                Err(RecvTimeoutError::Timeout) => "in 5 s",
+                Err(RecvTimeoutError::Disconnected) => "before stderr ended",
+            };
+            panic!(
+                "no log line with {needle:?} {why}; seen:\n{}",
+                self.seen.join("\n")
+            );
         }
     }
 
-    /// Every log line read so far (by [`ChildServer::wait_log`]).
+    /// Every log line read so far (by [`ChildServer::wait_log`] or
+    /// [`ChildServer::wait_exit`]).
     pub fn seen(&self) -> &[String] {
         &self.seen
     }
@@ -187,18 +186,17 @@ impl ChildServer {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
-    /// Waits at most `limit` for the process to exit; returns its exit code.
+    /// Waits at most `limit` for the process to exit; returns its exit code
+    /// (`None` if it is still running, or was ended by a signal). Its exit
+    /// shows as the end of its stderr; the lines read on the way are kept
+    /// for [`ChildServer::wait_log`].
     pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let end = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code();
-            }
-            if Instant::now() >= end {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
+        let seen = &mut self.seen;
+        if !until_eof(&self.log, limit, |line| seen.push(line)) {
+            return None;
         }
+        // Stderr is closed as the process exits: it is reaped at once.
+        self.child.wait().expect("wait for tinypush").code()
     }
 }
 
@@ -206,5 +204,47 @@ impl Drop for ChildServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Reads `pipe` line by line on a thread named `name`, sending each line
+/// (without its line end, invalid UTF-8 replaced) on the returned channel.
+/// The channel disconnects once the pipe ends: for a child's stdout or
+/// stderr, once the child has exited.
+pub fn read_lines(pipe: impl Read + Send + 'static, name: String) -> Receiver<String> {
+    // Unbounded: a line the test never takes must not stop the reader short
+    // of the end of the pipe, which is how an exit is noticed.
+    let (tx, rx) = unbounded();
+    thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let mut pipe = BufReader::new(pipe);
+            let mut line = Vec::new();
+            while let Ok(1..) = pipe.read_until(b'\n', &mut line) {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.trim_end_matches(['\n', '\r']).to_string();
+                if tx.send(text).is_err() {
+                    break;
+                }
+                line.clear();
+            }
+        })
+        .expect("spawn a pipe reader");
+    rx
+}
+
+/// Takes lines from `lines` (from [`read_lines`]), handing each to `each`,
+/// until its pipe ends: true. False if `limit` passes first.
+pub fn until_eof(lines: &Receiver<String>, limit: Duration, mut each: impl FnMut(String)) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        match lines.recv_deadline(end) {
+            Ok(line) => each(line),
+            Err(RecvTimeoutError::Disconnected) => return true,
+            Err(RecvTimeoutError::Timeout) => return false,
+        }
+        if Instant::now() >= end {
+            return false;
+        }
     }
 }

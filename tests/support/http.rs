@@ -12,7 +12,7 @@
 //! never answers fails the test instead of hanging it.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 
 use super::READ_TIMEOUT;
 
@@ -171,5 +171,15 @@ impl Client {
             "expected close, got {:?}",
             String::from_utf8_lossy(&rest)
         );
+    }
+
+    /// Ends our side (a FIN after the last request) and waits for the
+    /// server to close its side with nothing more to say: when this
+    /// returns, the server has finished with the connection.
+    pub fn hang_up(mut self) {
+        self.stream
+            .shutdown(Shutdown::Write)
+            .expect("shutdown(Write)");
+        self.expect_closed();
     }
 }

@@ -11,7 +11,9 @@
 //! topics     publishing, and the `/metrics` text
 //! ```
 //!
-//! A read blocks at most [`READ_TIMEOUT`], so a hang fails the test.
+//! Two timing rules hold everywhere: a read blocks at most [`READ_TIMEOUT`],
+//! and a test waits on an event (a read, a log line, a channel). Only states
+//! that nothing announces are polled, with [`wait_until`].
 // Each test binary uses some of the helpers: the others are dead code there,
 // and their re-exports below unused imports.
 #![allow(dead_code)]
@@ -27,7 +29,7 @@ mod topics;
 mod websocket;
 
 #[allow(unused_imports)]
-pub use child::ChildServer;
+pub use child::{ChildServer, read_lines, until_eof};
 #[allow(unused_imports)]
 pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
 #[allow(unused_imports)]
@@ -48,8 +50,13 @@ pub use websocket::{
 /// How long any single read in a test may block before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Polls `cond` every 10 ms until it holds or `limit` passes; for states
-/// no event announces (a thread exiting). Returns whether it held.
+/// Polls `cond` every 10 ms until it holds or `limit` passes; returns
+/// whether it held.
+///
+/// Only for states that no event announces: the number of threads in
+/// `/proc/PID/task` going down after a connection ends, or a `/metrics`
+/// gauge catching up with a connection that just opened or closed. Wherever
+/// a read, a log line or a channel says the thing happened, wait on that.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     loop {
