@@ -165,10 +165,17 @@ impl ChildServer {
     }
 
     /// The number of threads the server process has now.
+    ///
+    /// # Panics
+    ///
+    /// If `/proc/PID/task` cannot be read: a count of 0 would make a
+    /// "back to the baseline" check pass for the wrong reason.
     pub fn threads(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/task", self.pid()))
-            .map(|d| d.count())
-            .unwrap_or(0)
+        let dir = format!("/proc/{}/task", self.pid());
+        let entries: std::io::Result<Vec<_>> = std::fs::read_dir(&dir).and_then(|d| d.collect());
+        entries
+            .unwrap_or_else(|e| panic!("cannot count threads in {dir}: {e}"))
+            .len()
     }
 
     /// Sends a signal by name (`TERM`, `INT`).
