@@ -12,12 +12,13 @@
 
 mod support;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, bounded};
+use socket2::{Domain, Socket, Type};
 use tungstenite::Message;
 
 use support::{
@@ -584,12 +585,17 @@ fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
 
 #[test]
 fn client_refused_connection_is_exit_1_and_one_line() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let url = format!("ws://127.0.0.1:{port}/echo");
+    // A socket bound to a port but not listening: a connection to the port
+    // is refused, and while the test holds the socket nothing else can
+    // take the port.
+    let unheard = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    unheard
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind 127.0.0.1:0");
+    let addr = unheard.local_addr().unwrap().as_socket().unwrap();
+    let url = format!("ws://{addr}/echo");
     let out = run_client(&[&url, "--count", "1"]);
+    drop(unheard);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
