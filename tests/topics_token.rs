@@ -220,10 +220,9 @@ fn binary_with_publish_token_flag_requires_the_token() {
 
 #[test]
 fn binary_takes_the_token_from_tinypush_publish_token() {
-    let server = ChildServer::spawn(
-        &["--addr", "127.0.0.1:0"],
-        &[("TINYPUSH_PUBLISH_TOKEN", "from-env")],
-    );
+    let server = ChildServer::builder()
+        .env("TINYPUSH_PUBLISH_TOKEN", "from-env")
+        .start(&[]);
     assert_eq!(publish_status(server.addr, ""), 401);
     assert_eq!(
         publish_status(server.addr, "Authorization: Bearer from-env\r\n"),
@@ -233,14 +232,16 @@ fn binary_takes_the_token_from_tinypush_publish_token() {
 
 #[test]
 fn binary_on_all_interfaces_without_token_warns() {
-    let mut server = ChildServer::spawn(&["--addr", "0.0.0.0:0"], &[]);
+    let mut server = ChildServer::builder().addr("0.0.0.0:0").start(&[]);
     let line = server.wait_log("no --publish-token");
     assert!(line.contains("[WARN]"), "{line}");
 }
 
 #[test]
 fn binary_on_all_interfaces_with_token_does_not_warn() {
-    let mut server = ChildServer::spawn(&["--addr", "0.0.0.0:0", "--publish-token", "s3cret"], &[]);
+    let mut server = ChildServer::builder()
+        .addr("0.0.0.0:0")
+        .start(&["--publish-token", "s3cret"]);
     // The warning would come before the accept loop starts, so before the
     // access log line of any request.
     let mut c = connect(server.addr);

@@ -12,18 +12,19 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{Receiver, bounded};
+use socket2::{Domain, Socket, Type};
 use tungstenite::Message;
 
 use support::{
-    ChildServer, Client, Head, connect, metric, publish, start_server, start_server_with,
-    wait_until, ws_close_code, ws_close_payload, ws_connect, ws_frame, ws_handshake,
+    ChildServer, Client, Head, connect, metric, publish, read_lines, start_server,
+    start_server_with, until_eof, wait_until, ws_close_code, ws_close_payload, ws_connect,
+    ws_frame, ws_handshake,
 };
 
 const TEXT: u8 = 0x1;
@@ -584,12 +585,17 @@ fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
 
 #[test]
 fn client_refused_connection_is_exit_1_and_one_line() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let url = format!("ws://127.0.0.1:{port}/echo");
+    // A socket bound to a port but not listening: a connection to the port
+    // is refused, and while the test holds the socket nothing else can
+    // take the port.
+    let unheard = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    unheard
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind 127.0.0.1:0");
+    let addr = unheard.local_addr().unwrap().as_socket().unwrap();
+    let url = format!("ws://{addr}/echo");
     let out = run_client(&[&url, "--count", "1"]);
+    drop(unheard);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -660,18 +666,22 @@ fn client_listen_prints_a_topic_and_publishes_nothing() {
     );
 }
 
-/// Kills the client process whatever happens in the test.
-struct Reap(std::process::Child);
+/// A running `tinypush client`, killed whatever happens in the test.
+struct Reap {
+    child: Child,
+    /// Its stdout lines, a second receiver: the channel ends when it exits.
+    stdout: Receiver<String>,
+}
 
 impl Drop for Reap {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 /// Starts `tinypush client ARGS` with its stdout read line by line.
-fn spawn_client(args: &[&str]) -> (Reap, crossbeam_channel::Receiver<String>) {
+fn spawn_client(args: &[&str]) -> (Reap, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
         .arg("client")
         .args(args)
@@ -681,37 +691,24 @@ fn spawn_client(args: &[&str]) -> (Reap, crossbeam_channel::Receiver<String>) {
         .spawn()
         .expect("spawn tinypush client");
     let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = bounded(16);
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Reap(child), lines)
+    let lines = read_lines(stdout, format!("client-out-{}", child.id()));
+    let stdout = lines.clone();
+    (Reap { child, stdout }, lines)
 }
 
-/// Sends SIGINT (Ctrl-C) and returns the exit code, waiting at most 3 s.
+/// Sends SIGINT (Ctrl-C) and returns the exit code, waiting at most 3 s
+/// for the client's stdout to end, as it does when the client exits. The
+/// lines it prints on the way out are dropped.
 fn interrupt(client: &mut Reap) -> Option<i32> {
     let status = Command::new("kill")
-        .args(["-INT", &client.0.id().to_string()])
+        .args(["-INT", &client.child.id().to_string()])
         .status()
         .expect("run kill");
     assert!(status.success());
-    let mut code = None;
-    let exited = wait_until(Duration::from_secs(3), || {
-        match client.0.try_wait().expect("try_wait") {
-            Some(status) => {
-                code = status.code();
-                true
-            }
-            None => false,
-        }
-    });
+    let exited = until_eof(&client.stdout, Duration::from_secs(3), drop);
     assert!(exited, "client still running 3 s after SIGINT");
-    code
+    let status = client.child.wait().expect("wait for tinypush client");
+    status.code()
 }
 
 /// Sends `text` and reads past heartbeats until its echo arrives.
