@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use tinypush::metrics::Metrics;
-use tinypush::ws::{self, Connection, Options, SendError};
+use tinypush::ws::{self, Connection, Options, Push, SendError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Error as WsError, Message, WebSocket};
@@ -48,6 +48,11 @@ fn open(queue: usize) -> Pair {
 
 /// [`open`], with `send` waiting at most `send_wait` for room in the queue.
 fn open_with(queue: usize, send_wait: Duration) -> Pair {
+    open_push(queue, send_wait, Push::none())
+}
+
+/// [`open_with`], with a subscription for the writer to drain.
+fn open_push<T: Send + 'static>(queue: usize, send_wait: Duration, push: Push<T>) -> Pair {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let client_stream = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
     let (server_stream, peer) = listener.accept().expect("accept");
@@ -63,14 +68,9 @@ fn open_with(queue: usize, send_wait: Duration) -> Pair {
         metrics: Arc::new(Metrics::default()),
     };
     let (shutdown, shutdown_rx) = bounded(0);
-    let (conn, incoming) = ws::start(
-        Arc::new(server_stream),
-        Vec::new(),
-        peer,
-        options,
-        shutdown_rx,
-    )
-    .expect("ws::start");
+    let stream = Arc::new(server_stream);
+    let (conn, incoming) =
+        ws::start_push(stream, Vec::new(), peer, options, push, shutdown_rx).expect("ws::start");
     assert_eq!(conn.peer(), peer);
     let (tx, server_read) = bounded(1);
     thread::Builder::new()
@@ -325,4 +325,24 @@ fn shutdown_signal_sends_close_1001() {
     assert_eq!(read_close(&mut pair.client).code, CloseCode::Away);
     expect_end_after_reply(&mut pair.client);
     expect_closed(&pair.conn);
+}
+
+#[test]
+fn a_writer_that_panics_still_ends_the_connection() {
+    let (items, live) = bounded::<u32>(1);
+    let push = Push {
+        first: Vec::new(),
+        replay: Vec::new(),
+        live,
+        render: |_| panic!("rendering failed"),
+    };
+    let mut pair = open_push(4, Duration::from_secs(1), push);
+    items.send(1).expect("the writer takes it");
+    // The reader was blocked in `read`: only the socket's shutdown wakes it.
+    assert_eq!(pair.server_read.recv_timeout(READ_TIMEOUT), Ok(Vec::new()));
+    expect_closed(&pair.conn);
+    match pair.client.read() {
+        Err(WsError::Io(_) | WsError::ConnectionClosed | WsError::Protocol(_)) => {}
+        other => panic!("expected the connection to end, got {other:?}"),
+    }
 }
