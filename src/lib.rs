@@ -43,6 +43,7 @@ pub mod hub;
 pub mod metrics;
 pub mod server;
 pub mod sse;
+pub mod threads;
 pub mod watcher;
 pub mod ws;
 

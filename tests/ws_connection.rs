@@ -65,6 +65,7 @@ fn open_push<T: Send + 'static>(queue: usize, send_wait: Duration, push: Push<T>
         send_wait,
         max_message: 1 << 20,
         max_frame: 1 << 20,
+        permit: None,
         metrics: Arc::new(Metrics::default()),
     };
     let (shutdown, shutdown_rx) = bounded(0);

@@ -70,6 +70,10 @@ pub struct HttpConfig {
     /// Most connections at once (also kept below the open-files limit); past it: 503.
     #[arg(long, default_value_t = MAX_CONNECTIONS, value_parser = nonzero_count, value_name = "N")]
     pub max_connections: usize,
+    /// Most threads for connections and WebSocket writers; past it: 503
+    /// (default: what the memory-mapping and thread-id limits allow).
+    #[arg(long, value_parser = nonzero_count, value_name = "N")]
+    pub max_threads: Option<usize>,
     /// Stack size of each connection thread.
     #[arg(long = "thread-stack", default_value = size(THREAD_STACK_BYTES), value_parser = nonzero_size, value_name = "SIZE")]
     pub thread_stack_bytes: usize,

@@ -20,9 +20,12 @@ use crate::ws::{self, Options, handshake};
 /// `GET /echo`, `GET /socket` (no heartbeat) and `GET /ws` (heartbeat).
 pub fn echo(x: &mut Exchange, heartbeat: bool) -> Result<Outcome> {
     let accepted = handshake::check(x.req, &x.shared.config.ws)?;
+    // The writer's thread is had before the 101: past it, a 503 can still be sent.
+    let permit = x.shared.threads.acquire()?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
     let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
+    options.permit = Some(permit);
     if heartbeat {
         options.heartbeat = Some(x.shared.config.ws.heartbeat);
     }

@@ -27,6 +27,7 @@ use super::response::{Head, text_head};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::{Gauge, Metrics};
+use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
 
 /// What every connection thread shares.
@@ -40,6 +41,8 @@ pub struct Shared {
     pub shutdown: Receiver<()>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Places for more threads; a WebSocket takes one for its writer.
+    pub threads: Arc<ThreadBudget>,
 }
 
 impl Shared {

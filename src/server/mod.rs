@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
 use conns::Connections;
 
@@ -63,7 +64,10 @@ impl Server {
         let conns = Connections::new(connection_cap(config.http.max_connections));
         let metrics = Arc::new(Metrics::default());
         let hub = Hub::new(&config.topics, Arc::clone(&metrics));
+        let http = &config.http;
+        let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
         let shared = Arc::new(Shared {
+            threads,
             watcher: Watcher::start()?,
             shutdown: conns.shutdown_signal().clone(),
             metrics,
@@ -140,16 +144,28 @@ impl Server {
             refuse(&stream, "server at its connection limit");
             return;
         };
+        // A thread past the budget could abort the whole process (see threads.rs).
+        let Some(permit) = self.shared.threads.try_acquire() else {
+            debug!(
+                "{peer} refused: {} threads running",
+                self.shared.threads.used()
+            );
+            refuse(&stream, "server at its thread limit");
+            return;
+        };
         let (shared, hub) = (Arc::clone(&self.shared), Arc::clone(&self.hub));
         let spawned = thread::Builder::new()
             .name(format!("conn-{peer}"))
             .stack_size(self.shared.config.http.thread_stack_bytes)
             .spawn({
                 let stream = Arc::clone(&stream);
-                move || connection::handle(stream, peer, &shared, &hub, ticket)
+                move || {
+                    let _permit = permit;
+                    connection::handle(stream, peer, &shared, &hub, ticket);
+                }
             });
         if let Err(e) = spawned {
-            // The closure, and with it the ticket, was dropped: the place is free.
+            // The closure, and with it the ticket and permit, was dropped: the places are free.
             warn!("{peer} refused: cannot start a thread: {e}");
             refuse(&stream, "server cannot start a thread");
         }

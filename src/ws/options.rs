@@ -11,9 +11,9 @@ use tungstenite::protocol::WebSocketConfig;
 use super::inner::READ_CHUNK;
 use crate::config::{Config, WsConfig};
 use crate::metrics::Metrics;
+use crate::threads::Permit;
 
 /// How a connection behaves; see [`WsConfig`].
-#[derive(Clone)]
 pub struct Options {
     /// How often to ping the client.
     pub ping_interval: Duration,
@@ -31,6 +31,8 @@ pub struct Options {
     pub max_frame: usize,
     /// Where written bytes are counted.
     pub metrics: Arc<Metrics>,
+    /// The writer thread's place in the thread budget, held while it runs.
+    pub permit: Option<Permit>,
 }
 
 impl Options {
@@ -46,6 +48,7 @@ impl Options {
             send_wait: config.http.write_timeout,
             max_message: ws.max_message_bytes,
             max_frame: ws.max_frame_bytes,
+            permit: None,
         }
     }
 

@@ -91,6 +91,8 @@ pub(super) fn spawn<T: Send + 'static>(
 
 impl<T> Writer<T> {
     fn run(mut self) {
+        // Dropped last: the place in the thread budget is free once the thread is done.
+        let _permit = self.options.permit.take();
         let _shutdown = ShutdownOnDrop(Arc::clone(&self.inner));
         let peer = self.inner.peer;
         let ending = self.serve();

@@ -39,9 +39,12 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
     let since = cursor(x.req, false)?;
     let publisher = may_publish(x.req, x.shared.config.topics.publish_token.as_deref());
     let mut sub = hub.subscribe(topic, since)?;
+    // The writer's thread is had before the 101: past it, a 503 can still be sent.
+    let permit = x.shared.threads.acquire()?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
-    let options = Options::from_config(&x.shared.config, &x.shared.metrics);
+    let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
+    options.permit = Some(permit);
     let push = push_for(&mut sub, json);
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.shutdown.clone();
