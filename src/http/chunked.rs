@@ -59,6 +59,16 @@ impl<W: Write> ChunkedWriter<W> {
         self.inner.flush()
     }
 
+    /// The writer under the framing, for bytes already framed (see [`frame`]).
+    pub fn raw(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Whether writes are framed as chunks (HTTP/1.1).
+    pub fn is_chunked(&self) -> bool {
+        self.chunked
+    }
+
     /// Ends the body with the zero-length chunk (nothing for HTTP/1.0) and
     /// gives the writer back.
     pub fn finish(mut self) -> io::Result<W> {
@@ -68,6 +78,16 @@ impl<W: Write> ChunkedWriter<W> {
         }
         Ok(self.inner)
     }
+}
+
+/// The bytes of one whole chunk carrying `data`, for a message framed once
+/// and written, as is, to many bodies.
+pub fn frame(data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{:x}\r\n", data.len()).into_bytes();
+    out.reserve(data.len() + 2);
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 /// `write_all` for several buffers (std's is not stable yet).
@@ -105,6 +125,17 @@ mod tests {
         let mut w = ChunkedWriter::new(Vec::new(), true);
         w.chunk_parts(&[b"{\"a\":1}", b"\n"]).unwrap();
         assert_eq!(w.finish().unwrap(), b"8\r\n{\"a\":1}\n\r\n0\r\n\r\n");
+    }
+
+    #[test]
+    fn a_framed_chunk_is_what_chunk_writes() {
+        let mut w = ChunkedWriter::new(Vec::new(), true);
+        w.chunk(b"id: 7\ndata: x\n\n").unwrap();
+        assert_eq!(
+            frame(b"id: 7\ndata: x\n\n"),
+            w.finish().unwrap()[..20].to_vec()
+        );
+        assert_eq!(frame(b"hello"), b"5\r\nhello\r\n");
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct Encodings {
     pub sse: OnceLock<Bytes>,
     /// The JSON object, without a line end.
     pub json: OnceLock<Bytes>,
+    /// The SSE event as one whole HTTP chunk.
+    pub sse_chunk: OnceLock<Bytes>,
+    /// The JSON object and its line end as one whole HTTP chunk.
+    pub ndjson_chunk: OnceLock<Bytes>,
 }
 
 impl Published {

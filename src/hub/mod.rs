@@ -6,30 +6,31 @@
 //!   │ lock topic                        │ lock topic (the same lock)
 //!   │ id = last_id + 1 = 42             │ gap?   history starts after 41 → none
 //!   │ history.push(42)  (ring, 1000)    │ replay: history after 40 → [41, 42]
-//!   │ for each subscriber:              │ register a bounded queue (256)
-//!   │     try_send(Arc<message>)        │ unlock
-//!   │     full? drop that subscriber    └─► replay first, then the queue: live
+//!   │ for each subscriber:              │ register its sink
+//!   │     sink.offer(Arc<message>)      │ unlock
+//!   │     too slow? drop it             └─► replay first, then the sink: live
 //!   │ unlock
 //! ```
 //!
 //! Because publishing and subscribing take the same lock, a subscriber's
 //! replay ends exactly where its live queue begins: no gap, no duplicate,
-//! even while others publish. `try_send` never waits: a subscriber whose
-//! queue is full is removed, and dropping its `Sender` is its signal (it
-//! drains what it has, then sees the channel disconnected). It can come back
-//! with its last id. So a slow client never slows the publisher or anyone else.
+//! even while others publish. An offer never waits: a subscriber whose
+//! backlog is full is removed, and its sink tells it so (it sends what it
+//! has, then a notice that it was dropped). It can come back with its last
+//! id. So a slow client never slows the publisher or anyone else.
 //!
 //! A cursor the history cannot serve gets a [`Gap`] first: the oldest
 //! messages were evicted, or the cursor is beyond the last id (the server
 //! restarted and ids began again at 1). Not kept: anything across restarts.
 //!
-//! Files: `message.rs` (what is handed around), `topic.rs` (one topic: ids,
-//! history, fan-out), `registry.rs` (the map of topics, forgetting idle
-//! ones), `subscription.rs`. The hub knows nothing of HTTP or WebSocket:
+//! Files: `message.rs` (what is handed around), `sink.rs` (where a
+//! subscriber's messages go), `topic.rs` (one topic: ids, history, fan-out),
+//! `registry.rs` (the map of topics, forgetting idle ones), `subscription.rs`. The hub knows nothing of HTTP or WebSocket:
 //! the endpoints turn its messages into wire bytes.
 
 mod message;
 mod registry;
+mod sink;
 mod subscription;
 #[cfg(test)]
 mod tests;
@@ -40,10 +41,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_channel::bounded;
 use log::info;
 
 pub use message::{BAD_TOPIC, Encodings, Gap, MAX_ID, Published, Receipt, valid_topic};
+pub use sink::{Offer, Sink};
 pub use subscription::Subscription;
 
 use crate::config::TopicConfig;
@@ -60,7 +61,6 @@ pub struct Hub {
     bounds: Bounds,
     max_topics: usize,
     max_subscribers: usize,
-    queue: usize,
     idle: Duration,
     metrics: Arc<Metrics>,
 }
@@ -78,7 +78,6 @@ impl Hub {
             },
             max_topics: config.max_topics,
             max_subscribers: config.max_subscribers,
-            queue: config.subscriber_queue,
             idle: config.idle,
             metrics,
         })
@@ -114,24 +113,29 @@ impl Hub {
         })
     }
 
-    /// Subscribes to `topic`. With a cursor (`since`: the last id seen, 0
-    /// for everything), the history after it comes first, then live messages.
+    /// Subscribes `sink` to `topic`. With a cursor (`since`: the last id
+    /// seen, 0 for everything), the subscription holds the history after it,
+    /// for the subscriber to send first; the sink gets every message after that.
     ///
     /// # Errors
     /// 400 for a bad topic name, 503 past the topic or subscriber cap.
-    pub fn subscribe(&self, topic: &str, since: Option<u64>) -> Result<Subscription> {
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        since: Option<u64>,
+        sink: Arc<dyn Sink>,
+    ) -> Result<Subscription> {
         if self.subscribers.fetch_add(1, Ordering::Relaxed) >= self.max_subscribers {
             self.subscribers.fetch_sub(1, Ordering::Relaxed);
             return Err(Error::Unavailable("too many subscribers"));
         }
-        let (queue, live) = bounded(self.queue);
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let subscribed = self.with_topic(topic, |topic, state| {
             let (gap, replay) = match since {
                 None => (None, Vec::new()),
                 Some(cursor) => state.replay_after(cursor),
             };
-            state.subscribers.push((key, queue));
+            state.subscribers.push((key, sink));
             state.last_used = Instant::now();
             (Arc::clone(topic), gap, replay)
         });
@@ -145,7 +149,6 @@ impl Hub {
         Ok(Subscription {
             gap,
             replay,
-            live,
             topic,
             key,
             count: Arc::clone(&self.subscribers),

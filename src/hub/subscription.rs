@@ -1,11 +1,9 @@
-//! A live subscription: the replay it starts with, the queue it continues
-//! with, and its removal from the topic when it is dropped.
+//! A live subscription: the replay it starts with, and its removal from the
+//! topic when it is dropped. Live messages go to the sink it was made with.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-use crossbeam_channel::Receiver;
 
 use super::message::{Gap, Published};
 use super::topic::Topic;
@@ -14,11 +12,9 @@ use super::topic::Topic;
 pub struct Subscription {
     /// Sent first when the history cannot serve the cursor.
     pub gap: Option<Gap>,
-    /// The messages after the cursor still in the history, oldest first.
+    /// The messages after the cursor still in the history, oldest first;
+    /// the sink gets what follows them.
     pub replay: Vec<Arc<Published>>,
-    /// Live messages after the replay. Disconnected (after the queued ones)
-    /// when the subscriber was dropped for falling behind.
-    pub live: Receiver<Arc<Published>>,
     pub(super) topic: Arc<Topic>,
     pub(super) key: u64,
     // The hub's count of subscribers, given back on drop.

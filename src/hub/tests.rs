@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crossbeam_channel::{Receiver, bounded};
+
 use super::*;
 use crate::config::{Config, TopicConfig};
 
@@ -12,6 +14,22 @@ fn hub(tweak: impl FnOnce(&mut TopicConfig)) -> Arc<Hub> {
     let mut config = Config::default().topics;
     tweak(&mut config);
     Hub::new(&config, Arc::new(Metrics::default()))
+}
+
+/// Subscribes with a channel of `queue` places as the sink.
+fn subscribe_with(
+    h: &Hub,
+    topic: &str,
+    since: Option<u64>,
+    queue: usize,
+) -> Result<(Subscription, Receiver<Arc<Published>>)> {
+    let (tx, rx) = bounded(queue);
+    h.subscribe(topic, since, Arc::new(tx)).map(|sub| (sub, rx))
+}
+
+/// Subscribes with a channel of 256 places; the subscription only.
+fn subscribe(h: &Hub, topic: &str, since: Option<u64>) -> Result<Subscription> {
+    subscribe_with(h, topic, since, 256).map(|(sub, _)| sub)
 }
 
 fn ids(messages: &[Arc<Published>]) -> Vec<u64> {
@@ -38,19 +56,19 @@ fn replay_then_live_without_gap_or_duplicate() {
     for i in 0..5 {
         h.publish("t", format!("m{i}")).unwrap();
     }
-    let sub = h.subscribe("t", Some(2)).unwrap();
+    let (sub, live) = subscribe_with(&h, "t", Some(2), 256).unwrap();
     assert_eq!(sub.gap, None);
     assert_eq!(ids(&sub.replay), [3, 4, 5]);
     assert_eq!(h.publish("t", "live".into()).unwrap().receivers, 1);
-    assert_eq!(sub.live.try_recv().unwrap().id, 6);
+    assert_eq!(live.try_recv().unwrap().id, 6);
 }
 
 #[test]
 fn no_cursor_is_live_only_and_zero_is_everything() {
     let h = hub(|_| {});
     h.publish("t", "old".into()).unwrap();
-    assert!(h.subscribe("t", None).unwrap().replay.is_empty());
-    assert_eq!(ids(&h.subscribe("t", Some(0)).unwrap().replay), [1]);
+    assert!(subscribe(&h, "t", None).unwrap().replay.is_empty());
+    assert_eq!(ids(&subscribe(&h, "t", Some(0)).unwrap().replay), [1]);
 }
 
 #[test]
@@ -59,7 +77,7 @@ fn evicted_history_gives_a_gap() {
     for i in 0..10 {
         h.publish("t", format!("m{i}")).unwrap();
     }
-    let sub = h.subscribe("t", Some(2)).unwrap();
+    let sub = subscribe(&h, "t", Some(2)).unwrap();
     assert_eq!(
         sub.gap,
         Some(Gap {
@@ -68,7 +86,7 @@ fn evicted_history_gives_a_gap() {
         })
     );
     assert_eq!(ids(&sub.replay), [8, 9, 10]);
-    assert_eq!(h.subscribe("t", Some(7)).unwrap().gap, None);
+    assert_eq!(subscribe(&h, "t", Some(7)).unwrap().gap, None);
 }
 
 #[test]
@@ -77,7 +95,7 @@ fn history_is_capped_in_bytes_but_keeps_the_newest() {
     for body in ["aaaa", "bbbb", "cccc", "dddddddddddddddd"] {
         h.publish("t", body.into()).unwrap();
     }
-    let sub = h.subscribe("t", Some(0)).unwrap();
+    let sub = subscribe(&h, "t", Some(0)).unwrap();
     assert_eq!(
         sub.gap,
         Some(Gap {
@@ -92,7 +110,7 @@ fn history_is_capped_in_bytes_but_keeps_the_newest() {
 fn cursor_beyond_the_last_id_gives_an_open_gap_and_everything() {
     let h = hub(|_| {});
     h.publish("t", "after restart".into()).unwrap();
-    let sub = h.subscribe("t", Some(500)).unwrap();
+    let sub = subscribe(&h, "t", Some(500)).unwrap();
     assert_eq!(
         sub.gap,
         Some(Gap {
@@ -115,7 +133,7 @@ fn a_forgotten_topic_comes_back_with_its_ids_going_on() {
     // Needing room for "b" forgets idle "a"; "a" coming back forgets "b".
     h.publish("b", "x".into()).unwrap();
     assert_eq!(h.publish("a", "again".into()).unwrap().id, 4);
-    let sub = h.subscribe("a", Some(1)).unwrap();
+    let sub = subscribe(&h, "a", Some(1)).unwrap();
     assert_eq!(
         sub.gap,
         Some(Gap {
@@ -128,19 +146,19 @@ fn a_forgotten_topic_comes_back_with_its_ids_going_on() {
 
 #[test]
 fn full_queue_drops_only_that_subscriber() {
-    let h = hub(|c| c.subscriber_queue = 2);
-    let slow = h.subscribe("t", None).unwrap();
-    let fast = h.subscribe("t", None).unwrap();
+    let h = hub(|_| {});
+    let (slow, slow_live) = subscribe_with(&h, "t", None, 2).unwrap();
+    let (fast, fast_live) = subscribe_with(&h, "t", None, 2).unwrap();
     for i in 0..5 {
         h.publish("t", format!("m{i}")).unwrap();
-        fast.live.try_recv().unwrap();
+        fast_live.try_recv().unwrap();
     }
     assert_eq!(h.subscriber_count(), 1);
     assert_eq!(h.metrics.slow_consumers.load(Ordering::Relaxed), 1);
     // The slow one drains what it had, then learns it was dropped.
-    assert_eq!(slow.live.recv().unwrap().id, 1);
-    assert_eq!(slow.live.recv().unwrap().id, 2);
-    assert!(slow.live.recv().is_err());
+    assert_eq!(slow_live.recv().unwrap().id, 1);
+    assert_eq!(slow_live.recv().unwrap().id, 2);
+    assert!(slow_live.recv().is_err());
     drop(slow);
     assert_eq!(h.subscriber_count(), 1);
     drop(fast);
@@ -167,10 +185,13 @@ fn caps_and_names() {
         h.publish("c", "x".into()),
         Err(Error::Unavailable(_))
     ));
-    let _one = h.subscribe("a", None).unwrap();
-    assert!(matches!(h.subscribe("a", None), Err(Error::Unavailable(_))));
+    let _one = subscribe(&h, "a", None).unwrap();
     assert!(matches!(
-        h.subscribe("bad name", None),
+        subscribe(&h, "a", None),
+        Err(Error::Unavailable(_))
+    ));
+    assert!(matches!(
+        subscribe(&h, "bad name", None),
         Err(Error::Unavailable(_) | Error::BadRequest(_))
     ));
     assert_eq!(h.subscriber_count(), 1);
@@ -185,7 +206,7 @@ fn idle_empty_topics_are_forgotten_when_room_is_needed() {
     h.publish("a", "x".into()).unwrap();
     h.publish("b", "x".into()).unwrap();
     assert_eq!(h.topic_count(), 1);
-    let _sub = h.subscribe("b", None).unwrap();
+    let _sub = subscribe(&h, "b", None).unwrap();
     assert!(matches!(
         h.publish("c", "x".into()),
         Err(Error::Unavailable(_))
@@ -219,7 +240,7 @@ fn names_at_the_cap_cost_one_fruitless_sweep_not_one_each() {
     });
     let _subs: Vec<_> = ["a", "b", "c"]
         .iter()
-        .map(|t| h.subscribe(t, None).unwrap())
+        .map(|t| subscribe(&h, t, None).unwrap())
         .collect();
     let sweeps = h.registry().sweeps;
     for i in 0..100 {

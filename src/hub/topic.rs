@@ -4,7 +4,7 @@
 //! ```text
 //! publish "hello"        lock → id = last_id + 1 = 42, time = max(now, last time)
 //!                        history.push(42), evict the oldest past 1000 messages or 1 MiB
-//!                        try_send(Arc<message>) to each queue; a full one is dropped
+//!                        offer(Arc<message>) to each sink; one too slow is dropped
 //! subscribe since=40     lock → gap? replay 41, 42 → register a queue → unlock
 //! ```
 //!
@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use crossbeam_channel::{Sender, TrySendError};
 
 use super::message::{Encodings, Gap, Published};
+use super::sink::{Offer, Sink};
 use crate::clock;
 
 /// A topic: its name and its state behind one lock.
@@ -35,7 +35,7 @@ pub(super) struct TopicState {
     last_time_ms: u64,
     history: VecDeque<Arc<Published>>,
     history_bytes: usize,
-    pub subscribers: Vec<(u64, Sender<Arc<Published>>)>,
+    pub subscribers: Vec<(u64, Arc<dyn Sink>)>,
     pub last_used: Instant,
     // Swept out of the map: whoever finds it must look the name up again.
     pub retired: bool,
@@ -108,20 +108,19 @@ impl TopicState {
         message
     }
 
-    /// Hands `message` to every subscriber's queue without waiting. A full
-    /// queue means that subscriber is too slow: it is removed, and dropping
-    /// its `Sender` here is its signal.
+    /// Offers `message` to every subscriber without waiting. One too slow
+    /// to take it is removed (its sink has told its owner).
     pub fn fan_out(&mut self, message: &Arc<Published>) -> Fanout {
         let before = self.subscribers.len();
         let mut too_slow = 0;
         self.subscribers
-            .retain(|(_, queue)| match queue.try_send(Arc::clone(message)) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
+            .retain(|(_, sink)| match sink.offer(message) {
+                Offer::Taken => true,
+                Offer::TooSlow => {
                     too_slow += 1;
                     false
                 }
-                Err(TrySendError::Disconnected(_)) => false,
+                Offer::Gone => false,
             });
         Fanout {
             receivers: self.subscribers.len(),

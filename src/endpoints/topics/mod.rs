@@ -22,9 +22,11 @@
 //! `event: error` (SSE), an `error` object (NDJSON) or close 1008, and may
 //! resume from its last id.
 //!
-//! Files: `publish.rs`, `stream.rs` (SSE and NDJSON), `ws.rs`, and
-//! `wire.rs` (the bytes of each format).
+//! Files: `publish.rs`, `stream.rs` (SSE and NDJSON) and `outbox.rs` (how
+//! their messages reach the socket without waking the thread), `ws.rs`,
+//! and `wire.rs` (the bytes of each format).
 
+mod outbox;
 mod publish;
 mod stream;
 mod wire;
@@ -33,7 +35,7 @@ mod ws;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
 use crate::hub::Hub;
-use stream::Framing;
+use wire::Framing;
 
 /// Routes `/topics/` + `rest`.
 pub fn route(x: &mut Exchange, hub: &Hub, rest: &str) -> Result<Outcome> {

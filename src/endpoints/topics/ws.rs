@@ -16,6 +16,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use crossbeam_channel::{Receiver, bounded};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, Utf8Bytes};
 
@@ -38,14 +39,16 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
     };
     let since = cursor(x.req, false)?;
     let publisher = may_publish(x.req, x.shared.config.topics.publish_token.as_deref());
-    let mut sub = hub.subscribe(topic, since)?;
+    // The writer thread drains a bounded queue the hub offers to.
+    let (queue, live) = bounded(x.shared.config.topics.subscriber_queue);
+    let mut sub = hub.subscribe(topic, since, Arc::new(queue))?;
     // The writer's thread is had before the 101: past it, a 503 can still be sent.
     let permit = x.shared.threads.acquire()?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
     let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
     options.permit = Some(permit);
-    let push = push_for(&mut sub, json);
+    let push = push_for(&mut sub, live, json);
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.shutdown.clone();
     let stream = Arc::clone(x.stream);
@@ -89,7 +92,11 @@ fn publish_incoming(
 
 /// What the writer sends: the gap notice (JSON only), the replay, then the
 /// live queue, each message as bare text or as its JSON object.
-fn push_for(sub: &mut Subscription, json: bool) -> Push<Arc<Published>> {
+fn push_for(
+    sub: &mut Subscription,
+    live: Receiver<Arc<Published>>,
+    json: bool,
+) -> Push<Arc<Published>> {
     let render: fn(&Arc<Published>) -> Message = if json {
         |m| text_frame(json_object(m))
     } else {
@@ -102,7 +109,7 @@ fn push_for(sub: &mut Subscription, json: bool) -> Push<Arc<Published>> {
             .into_iter()
             .collect(),
         replay: std::mem::take(&mut sub.replay),
-        live: sub.live.clone(),
+        live,
         render,
     }
 }
