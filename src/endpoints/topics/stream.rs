@@ -25,26 +25,16 @@ use crate::endpoints::params::cursor;
 use crate::error::Result;
 use crate::http::exchange::{Exchange, Outcome, require_get};
 use crate::http::stream::{self, End, Opened};
-use crate::hub::{Hub, Sink};
+use crate::hub::{Hub, Sink, Subscription};
 
 /// The gap, the replay, then live messages until the stream ends. Live
 /// messages reach the socket through an [`Outbox`]: sent by the publisher
 /// while nothing waits, written by this thread when something does.
 pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
-    let since = cursor(x.req, framing == Framing::Sse)?;
     let chunked = x.req.is_http11();
-    let cap = x.shared.config.topics.subscriber_queue;
-    let metrics = Arc::clone(&x.shared.metrics);
-    let outbox = Outbox::new(
-        Arc::clone(x.stream),
-        (framing, chunked),
-        cap,
-        since,
-        metrics,
-    );
     // Subscribing before the head goes out lets a 400 or 503 still be sent.
-    let mut sub = hub.subscribe(topic, since, Arc::clone(&outbox) as Arc<dyn Sink>)?;
+    let (mut sub, outbox) = subscribe_outbox(x, hub, topic, framing)?;
     let keepalive = tick(x.shared.config.http.stream_keepalive);
     let peer = x.peer;
     let mut live = match stream::open(x, framing.content_type())? {
@@ -91,4 +81,20 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> 
     });
     body.raw().bytes += outbox.sent_directly();
     Ok(live.finish(ended))
+}
+
+/// An outbox for this subscriber, subscribed at the request's cursor.
+fn subscribe_outbox(
+    x: &Exchange,
+    hub: &Hub,
+    topic: &str,
+    framing: Framing,
+) -> Result<(Subscription, Arc<Outbox>)> {
+    let since = cursor(x.req, framing == Framing::Sse)?;
+    let format = (framing, x.req.is_http11());
+    let cap = x.shared.config.topics.subscriber_queue;
+    let metrics = Arc::clone(&x.shared.metrics);
+    let outbox = Outbox::new(Arc::clone(x.stream), format, cap, since, metrics);
+    let sub = hub.subscribe(topic, since, Arc::clone(&outbox) as Arc<dyn Sink>)?;
+    Ok((sub, outbox))
 }
