@@ -41,6 +41,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod send_now;
 pub mod server;
 pub mod sse;
 pub mod threads;

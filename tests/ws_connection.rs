@@ -17,9 +17,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use tinypush::metrics::Metrics;
-use tinypush::ws::{self, Connection, Options, Push, SendError};
+use tinypush::ws::{self, Connection, Offered, Options, SendError};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Error as WsError, Message, WebSocket};
@@ -48,11 +49,6 @@ fn open(queue: usize) -> Pair {
 
 /// [`open`], with `send` waiting at most `send_wait` for room in the queue.
 fn open_with(queue: usize, send_wait: Duration) -> Pair {
-    open_push(queue, send_wait, Push::none())
-}
-
-/// [`open_with`], with a subscription for the writer to drain.
-fn open_push<T: Send + 'static>(queue: usize, send_wait: Duration, push: Push<T>) -> Pair {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let client_stream = TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
     let (server_stream, peer) = listener.accept().expect("accept");
@@ -71,7 +67,7 @@ fn open_push<T: Send + 'static>(queue: usize, send_wait: Duration, push: Push<T>
     let (shutdown, shutdown_rx) = bounded(0);
     let stream = Arc::new(server_stream);
     let (conn, incoming) =
-        ws::start_push(stream, Vec::new(), peer, options, push, shutdown_rx).expect("ws::start");
+        ws::start(stream, Vec::new(), peer, options, shutdown_rx).expect("ws::start");
     assert_eq!(conn.peer(), peer);
     let (tx, server_read) = bounded(1);
     thread::Builder::new()
@@ -329,21 +325,31 @@ fn shutdown_signal_sends_close_1001() {
 }
 
 #[test]
-fn a_writer_that_panics_still_ends_the_connection() {
-    let (items, live) = bounded::<u32>(1);
-    let push = Push {
-        first: Vec::new(),
-        replay: Vec::new(),
-        live,
-        render: |_| panic!("rendering failed"),
-    };
-    let mut pair = open_push(4, Duration::from_secs(1), push);
-    items.send(1).expect("the writer takes it");
-    // The reader was blocked in `read`: only the socket's shutdown wakes it.
-    assert_eq!(pair.server_read.recv_timeout(READ_TIMEOUT), Ok(Vec::new()));
-    expect_closed(&pair.conn);
-    match pair.client.read() {
-        Err(WsError::Io(_) | WsError::ConnectionClosed | WsError::Protocol(_)) => {}
-        other => panic!("expected the connection to end, got {other:?}"),
+fn offers_reach_the_client_whole_and_in_order_whether_sent_or_queued() {
+    const COUNT: usize = 200;
+    let mut pair = open(COUNT);
+    let body = "x".repeat(20_000);
+    let mut outcomes = HashMap::new();
+    // The client reads nothing yet: the first frames go straight out, one
+    // goes half-way, the rest wait in the queue.
+    for i in 0..COUNT {
+        let text = format!("{i}:{body}");
+        let frame = Bytes::from(ws::text_frame(Bytes::from(text.clone())));
+        let offered = pair.conn.offer(&frame, || Message::text(text));
+        assert!(
+            matches!(offered, Offered::Sent | Offered::Queued),
+            "{i}: {offered:?}"
+        );
+        *outcomes.entry(format!("{offered:?}")).or_insert(0) += 1;
+    }
+    assert!(outcomes.contains_key("Queued"), "{outcomes:?}");
+    for i in 0..COUNT {
+        match pair.client.read() {
+            Ok(Message::Text(text)) => {
+                assert_eq!(text.len(), body.len() + format!("{i}:").len());
+                assert!(text.starts_with(&format!("{i}:")), "frame {i} out of order");
+            }
+            other => panic!("frame {i}: {other:?}"),
+        }
     }
 }

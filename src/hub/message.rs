@@ -36,6 +36,11 @@ pub struct Encodings {
     pub sse_chunk: OnceLock<Bytes>,
     /// The JSON object and its line end as one whole HTTP chunk.
     pub ndjson_chunk: OnceLock<Bytes>,
+    /// The body as a server's WebSocket text frame (unmasked: the same
+    /// bytes for every client).
+    pub ws_text: OnceLock<Bytes>,
+    /// The JSON object as a WebSocket text frame.
+    pub ws_json: OnceLock<Bytes>,
 }
 
 impl Published {

@@ -23,7 +23,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketContext};
 
 use super::inner::{Inner, Parts};
-use super::options::{Options, Push};
+use super::options::Options;
 use super::reader::Incoming;
 use super::writer;
 
@@ -55,21 +55,6 @@ pub fn start(
     options: Options,
     shutdown: Receiver<()>,
 ) -> io::Result<(Connection, Incoming)> {
-    start_push(stream, leftover, peer, options, Push::none(), shutdown)
-}
-
-/// [`start`], with a subscription for the writer to drain.
-///
-/// # Errors
-/// When the writer thread cannot be spawned.
-pub fn start_push<T: Send + 'static>(
-    stream: Arc<TcpStream>,
-    leftover: Vec<u8>,
-    peer: SocketAddr,
-    options: Options,
-    push: Push<T>,
-    shutdown: Receiver<()>,
-) -> io::Result<(Connection, Incoming)> {
     // The reader blocks for as long as the client is quiet: the read timeout
     // left from reading the request head must go. Dead clients are the
     // writer's job (the silent-client deadline).
@@ -80,6 +65,7 @@ pub fn start_push<T: Send + 'static>(
     let context =
         WebSocketContext::from_partially_read(leftover, Role::Server, Some(options.protocol()));
     let (outgoing, queue) = bounded(options.queue);
+    let (wake_tx, wake) = bounded(1);
     let (close_requests, close_rx) = bounded(1);
     let (reader_alive, reader_done) = bounded::<()>(0);
     let (writer_alive_tx, writer_alive) = bounded::<()>(0);
@@ -87,6 +73,8 @@ pub fn start_push<T: Send + 'static>(
         peer,
         stream,
         context,
+        outbox_cap: options.queue,
+        wake_tx,
         outgoing,
         close_requests,
         writer_alive,
@@ -95,12 +83,13 @@ pub fn start_push<T: Send + 'static>(
     }));
     let channels = writer::Channels {
         queue,
+        wake,
         close_rx,
         reader_done,
         shutdown,
         _alive: writer_alive_tx,
     };
-    let handle = writer::spawn(id, Arc::clone(&inner), channels, options, push)?;
+    let handle = writer::spawn(id, Arc::clone(&inner), channels, options)?;
     let incoming = Incoming::new(Arc::clone(&inner), unparsed, reader_alive, handle);
     debug!("{peer} websocket open (ws-write-{id})");
     Ok((Connection { inner }, incoming))
@@ -168,5 +157,9 @@ impl Connection {
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.inner.peer
+    }
+
+    pub(super) fn inner(&self) -> &Inner {
+        &self.inner
     }
 }

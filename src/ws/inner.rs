@@ -1,11 +1,20 @@
 //! What a WebSocket's handle, reader and writer share: the socket, the one
-//! protocol state behind its lock, and the channels that start a close.
+//! protocol state behind its lock, the outbox of frames waiting to be
+//! written, and the channels that start a close.
+//!
+//! Two locks, always taken in this order when both are needed: the
+//! protocol lock (held while writing, which may block for the write
+//! timeout), then the outbox lock (held only for a few assignments). A
+//! publisher takes the outbox lock and only *tries* the protocol lock, so
+//! it never waits behind a slow client.
 
+use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use tungstenite::Message;
 use tungstenite::protocol::{CloseFrame, WebSocketContext};
@@ -23,6 +32,11 @@ pub(super) struct Inner {
     pub peer: SocketAddr,
     pub stream: Arc<TcpStream>,
     context: Mutex<WebSocketContext>,
+    pub outbox: Mutex<Outbox>,
+    /// Most frames the outbox holds before the client counts as too slow.
+    pub outbox_cap: usize,
+    /// Tells the writer that frames wait in the outbox.
+    pub wake_tx: Sender<()>,
     pub outgoing: Sender<Message>,
     pub close_requests: Sender<CloseFrame>,
     // Time of the last bytes from the client; read by the writer's deadline.
@@ -35,11 +49,25 @@ pub(super) struct Inner {
     close_started: AtomicBool,
 }
 
+/// Frames offered by other threads that could not be sent at once.
+#[derive(Default)]
+pub(super) struct Outbox {
+    /// The writer owns the socket: offers queue behind what waits. Always
+    /// set while `rest` or `queue` hold anything.
+    pub owned: bool,
+    /// The unsent end of a frame a direct send left half-done. Taken only
+    /// under the protocol lock, and written before anything else.
+    pub rest: Option<Bytes>,
+    pub queue: VecDeque<Message>,
+}
+
 /// The parts of [`Inner`] made by `start`.
 pub(super) struct Parts {
     pub peer: SocketAddr,
     pub stream: Arc<TcpStream>,
     pub context: WebSocketContext,
+    pub outbox_cap: usize,
+    pub wake_tx: Sender<()>,
     pub outgoing: Sender<Message>,
     pub close_requests: Sender<CloseFrame>,
     pub writer_alive: Receiver<()>,
@@ -53,6 +81,14 @@ impl Inner {
             peer: parts.peer,
             stream: parts.stream,
             context: Mutex::new(parts.context),
+            // Owned by the writer until its first drain: nothing is sent
+            // before what the starter queued (a replay).
+            outbox: Mutex::new(Outbox {
+                owned: true,
+                ..Outbox::default()
+            }),
+            outbox_cap: parts.outbox_cap,
+            wake_tx: parts.wake_tx,
             outgoing: parts.outgoing,
             close_requests: parts.close_requests,
             heard: Mutex::new(Instant::now()),
@@ -63,29 +99,88 @@ impl Inner {
         }
     }
 
-    pub fn context(&self) -> MutexGuard<'_, WebSocketContext> {
+    /// The protocol state, waiting for it; then the end of any half-sent
+    /// frame is written first, so whatever the caller writes next starts
+    /// on a frame boundary.
+    ///
+    /// # Errors
+    /// When that write fails.
+    pub fn context(&self) -> tungstenite::Result<MutexGuard<'_, WebSocketContext>> {
         // tungstenite leaves the context consistent between calls; a panic
         // in a caller does not corrupt it.
-        self.context.lock().unwrap_or_else(|p| p.into_inner())
+        let context = self.context.lock().unwrap_or_else(|p| p.into_inner());
+        // Taken in a statement of its own: the outbox lock is not held
+        // through the write.
+        let rest = self.outbox().rest.take();
+        if let Some(rest) = rest {
+            use std::io::Write;
+            Feed::writer(&self.stream, &self.metrics).write_all(&rest)?;
+        }
+        Ok(context)
+    }
+
+    /// The protocol state if no one holds it now (a publisher never waits).
+    pub fn try_context(&self) -> Option<MutexGuard<'_, WebSocketContext>> {
+        match self.context.try_lock() {
+            Ok(context) => Some(context),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    pub fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // Every update is a few plain assignments: a panic cannot tear one.
+        self.outbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes one message and flushes it, under the lock.
     pub fn write(&self, message: Message) -> tungstenite::Result<()> {
-        let mut context = self.context();
+        let mut context = self.context()?;
         let mut io = Feed::writer(&self.stream, &self.metrics);
         context.write(&mut io, message)?;
         context.flush(&mut io)
     }
 
+    /// Writes what waits in the outbox, in order, then hands the socket back
+    /// to direct sends. Runs on the writer thread.
+    ///
+    /// # Errors
+    /// When a write fails.
+    pub fn drain(&self) -> tungstenite::Result<()> {
+        loop {
+            // Writes a half-sent frame's rest first.
+            let mut context = self.context()?;
+            let queue = {
+                let mut outbox = self.outbox();
+                if outbox.queue.is_empty() && outbox.rest.is_none() {
+                    outbox.owned = false;
+                    return Ok(());
+                }
+                std::mem::take(&mut outbox.queue)
+            };
+            let mut io = Feed::writer(&self.stream, &self.metrics);
+            for message in queue {
+                context.write(&mut io, message)?;
+            }
+            context.flush(&mut io)?;
+        }
+    }
+
     /// Sends our close frame (once: tungstenite ignores a second).
     pub fn write_close(&self, frame: CloseFrame) {
-        let mut context = self.context();
-        let _ = context.close(&mut Feed::writer(&self.stream, &self.metrics), Some(frame));
+        if let Ok(mut context) = self.context() {
+            let _ = context.close(&mut Feed::writer(&self.stream, &self.metrics), Some(frame));
+        }
     }
 
     /// Marks the close as started; true only for the first caller.
     pub fn start_closing(&self) -> bool {
         !self.close_started.swap(true, Ordering::SeqCst)
+    }
+
+    /// Whether a close has started.
+    pub fn closing(&self) -> bool {
+        self.close_started.load(Ordering::SeqCst)
     }
 
     /// Notes that the client just sent bytes.

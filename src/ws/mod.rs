@@ -10,7 +10,7 @@
 //!                          │ drain every message         │
 //! socket ─read (no lock)─► reader ──Message──► handler   writer ◄── select! {
 //! (one fd, Arc)            (the connection's             (ws-write-N)   outgoing queue (bounded)
-//!                           own thread)                                 a subscription's messages
+//!                           own thread)                                 outbox woken (deliver.rs)
 //!                                                                       ping tick, heartbeat tick
 //!                                                                       silent-peer deadline
 //!                                                                       close request, shutdown
@@ -19,7 +19,9 @@
 //!
 //! Which thread writes to the socket: the writer, for everything it sends;
 //! the reader, for the pong and close replies tungstenite writes from inside
-//! `read`. Both only while holding the lock, so frames never interleave.
+//! `read`; and a publisher offering a frame while nothing waits
+//! (`deliver.rs`). All only while holding the lock, so frames never
+//! interleave.
 //!
 //! Why not `WebSocket::read` on a blocking socket behind a mutex: the reader
 //! would hold the lock while waiting for the network, and a push would wait
@@ -30,9 +32,9 @@
 //! split.
 //!
 //! Files, in reading order: `handshake.rs` (the upgrade request and the 101),
-//! `options.rs` (settings, and the subscription a writer may drain),
-//! `connection.rs` (the handle and `start`), `inner.rs` (what both threads
-//! share), `feed.rs` (the adapter that lets the reader feed bytes without
+//! `options.rs` (settings), `connection.rs` (the handle and `start`),
+//! `inner.rs` (what the threads share), `deliver.rs` (frames sent by other
+//! threads without waking the writer), `feed.rs` (the adapter that lets the reader feed bytes without
 //! holding the lock while it waits), `reader.rs`, `writer.rs`.
 //!
 //! Close codes sent: 1000 normal, 1001 server shutting down or client
@@ -41,6 +43,7 @@
 //! Not supported: extensions (permessage-deflate), fragmented sends.
 
 mod connection;
+mod deliver;
 mod feed;
 pub mod handshake;
 mod inner;
@@ -48,7 +51,8 @@ mod options;
 mod reader;
 mod writer;
 
-pub use connection::{Connection, SendError, start, start_push};
+pub use connection::{Connection, SendError, start};
+pub use deliver::{Offered, text_frame};
 pub use inner::CLOSE_WAIT;
-pub use options::{Options, Push};
+pub use options::Options;
 pub use reader::Incoming;

@@ -1,11 +1,8 @@
-//! How a WebSocket connection behaves, and the subscription its writer may
-//! drain besides its own queue.
+//! How a WebSocket connection behaves: liveness, queue and size limits.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, never};
-use tungstenite::Message;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::inner::READ_CHUNK;
@@ -21,7 +18,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Send a `heartbeat` text message this often (the `/ws` demo).
     pub heartbeat: Option<Duration>,
-    /// Outgoing messages queued before the client counts as too slow.
+    /// Outgoing messages queued (by `send`, and by `offer`) before the
+    /// client counts as too slow.
     pub queue: usize,
     /// How long [`Connection::send`](super::Connection::send) waits for room in the queue.
     pub send_wait: Duration,
@@ -60,33 +58,5 @@ impl Options {
             .write_buffer_size(0)
             .max_message_size(Some(self.max_message))
             .max_frame_size(Some(self.max_frame))
-    }
-}
-
-/// A subscription the writer drains itself, so a subscriber needs no third
-/// thread: `first` goes out, then `replay` in order, then `live` as it
-/// comes, each item turned into its frame by `render` as it goes out.
-/// Disconnection of `live` means the publisher dropped this subscriber for
-/// falling behind: the writer closes with 1008.
-pub struct Push<T> {
-    /// Sent before anything else (a gap notice).
-    pub first: Vec<Message>,
-    /// Sent next, in order; each item is let go once sent.
-    pub replay: Vec<T>,
-    /// Live items.
-    pub live: Receiver<T>,
-    /// Turns an item into its frame.
-    pub render: fn(&T) -> Message,
-}
-
-impl Push<()> {
-    /// No subscription: the writer sends only what its queue gets.
-    pub fn none() -> Push<()> {
-        Push {
-            first: Vec::new(),
-            replay: Vec::new(),
-            live: never(),
-            render: |_| Message::text(""),
-        }
     }
 }

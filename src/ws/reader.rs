@@ -119,7 +119,10 @@ impl Incoming {
     /// with its close frame at once, and returned.
     fn parse(&mut self, len: usize, eof: bool) -> Result<ControlFlow<()>, CloseFrame> {
         let inner = Arc::clone(&self.inner);
-        let mut context = inner.context();
+        let Ok(mut context) = inner.context() else {
+            // The end of a half-sent frame could not be written: gone.
+            return Ok(Break(()));
+        };
         let mut feed = Feed::new(&self.buf[..len], eof, &inner.stream, &inner.metrics);
         loop {
             match context.read(&mut feed) {

@@ -22,7 +22,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::inner::{CLOSE_WAIT, Inner};
-use super::options::{Options, Push};
+use super::options::Options;
 
 /// Stack of the writer thread: it only formats frames.
 const WRITER_STACK: usize = 64 * 1024;
@@ -31,6 +31,8 @@ const WRITER_STACK: usize = 64 * 1024;
 pub(super) struct Channels {
     /// Messages from `Connection::send` and `try_send`.
     pub queue: Receiver<Message>,
+    /// Frames wait in the outbox (`Connection::offer`).
+    pub wake: Receiver<()>,
     /// A close someone asked for.
     pub close_rx: Receiver<CloseFrame>,
     /// Disconnects when the reader has ended.
@@ -41,11 +43,10 @@ pub(super) struct Channels {
     pub _alive: Sender<()>,
 }
 
-struct Writer<T> {
+struct Writer {
     inner: Arc<Inner>,
     channels: Channels,
     options: Options,
-    push: Option<Push<T>>,
 }
 
 /// How the writing ended.
@@ -70,18 +71,16 @@ impl Drop for ShutdownOnDrop {
 }
 
 /// Starts the writer thread, named `ws-write-{id}`.
-pub(super) fn spawn<T: Send + 'static>(
+pub(super) fn spawn(
     id: u64,
     inner: Arc<Inner>,
     channels: Channels,
     options: Options,
-    push: Push<T>,
 ) -> io::Result<JoinHandle<()>> {
     let writer = Writer {
         inner,
         channels,
         options,
-        push: Some(push),
     };
     thread::Builder::new()
         .name(format!("ws-write-{id}"))
@@ -89,7 +88,7 @@ pub(super) fn spawn<T: Send + 'static>(
         .spawn(move || writer.run())
 }
 
-impl<T> Writer<T> {
+impl Writer {
     fn run(mut self) {
         // Dropped last: the place in the thread budget is free once the thread is done.
         let _permit = self.options.permit.take();
@@ -118,19 +117,11 @@ impl<T> Writer<T> {
     fn serve(&mut self) -> Ending {
         let ping = tick(self.options.ping_interval);
         let heartbeat = self.options.heartbeat.map_or_else(never, tick);
-        let push = self.push.take().expect("serve runs once");
-        // The first messages and the replay go out before any live message,
-        // in order; each replayed item is let go once it is sent.
-        let replay = push.replay.into_iter().map(|item| (push.render)(&item));
-        if let Err(e) = push
-            .first
-            .into_iter()
-            .chain(replay)
-            .try_for_each(|message| self.inner.write(message))
-        {
+        // What the starter queued (a replay) goes out first; then the
+        // socket is handed to direct sends.
+        if let Err(e) = self.inner.drain() {
             return self.write_failed(&e);
         }
-        let (live, render) = (push.live, push.render);
         let c = &self.channels;
         let mut silent_at = self.silent_at();
         loop {
@@ -139,11 +130,7 @@ impl<T> Writer<T> {
                     Ok(message) => self.inner.write(message),
                     Err(_) => return Ending::Gone,
                 },
-                recv(live) -> item => match item {
-                    Ok(item) => self.inner.write(render(&item)),
-                    // The publisher dropped this subscriber for falling behind.
-                    Err(_) => return self.interrupt(CloseCode::Policy, "client too slow"),
-                },
+                recv(c.wake) -> _ => self.inner.drain(),
                 recv(heartbeat) -> _ => self.inner.write(Message::text("heartbeat")),
                 recv(ping) -> _ => self.inner.write(Message::Ping(Default::default())),
                 recv(at(silent_at)) -> _ => {
@@ -201,5 +188,52 @@ impl<T> Writer<T> {
             code,
             reason: reason.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+
+    use crossbeam_channel::bounded;
+    use tungstenite::protocol::{Role, WebSocketContext};
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::ws::inner::Parts;
+
+    #[test]
+    fn a_writer_that_panics_still_shuts_the_socket_down() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(CLOSE_WAIT * 5)).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        let (wake_tx, _wake) = bounded(1);
+        let (outgoing, _queue) = bounded(1);
+        let (close_requests, _close_rx) = bounded(1);
+        let (_alive, writer_alive) = bounded::<()>(0);
+        let inner = Arc::new(Inner::new(Parts {
+            peer,
+            stream: Arc::new(server),
+            context: WebSocketContext::new(Role::Server, None),
+            outbox_cap: 1,
+            wake_tx,
+            outgoing,
+            close_requests,
+            writer_alive,
+            send_wait: CLOSE_WAIT,
+            metrics: Arc::new(Metrics::default()),
+        }));
+        // What `run` holds first, on a thread that then panics.
+        let panicked = thread::spawn(move || {
+            let _shutdown = ShutdownOnDrop(inner);
+            panic!("the writer failed");
+        })
+        .join();
+        assert!(panicked.is_err());
+        // A reader blocked in `read` would wake the same way: end of stream.
+        let mut rest = Vec::new();
+        assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /topics/{topic}/ws[?format=json][&since=N]`: a subscription over
-//! WebSocket. The writer thread drains it; the connection's own thread
-//! reads, and text the client sends is published to the topic.
+//! WebSocket. Live messages are offered straight to the socket, each
+//! message's frame made once for every subscriber (`ws/deliver.rs`); the
+//! connection's own thread reads, and text the client sends is published.
 //!
 //! ```text
 //! server → client   81 05 "hello"                      bare text (default)
@@ -13,10 +14,9 @@
 //! notice; `format=json` shows ids and gaps). A publish the server refuses
 //! (no token, a full topic cap) closes with 1008 and its reason.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, bounded};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, Utf8Bytes};
 
@@ -25,9 +25,9 @@ use super::wire::{gap_json, json_object};
 use crate::endpoints::params::cursor;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
-use crate::hub::{Hub, Published, Subscription};
+use crate::hub::{Hub, Offer, Published, Sink, Subscription};
 use crate::metrics::Kind;
-use crate::ws::{self, Incoming, Options, Push, handshake};
+use crate::ws::{self, Incoming, Offered, Options, handshake};
 
 /// Upgrades, subscribes, and publishes what the client sends until it ends.
 pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
@@ -39,20 +39,21 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
     };
     let since = cursor(x.req, false)?;
     let publisher = may_publish(x.req, x.shared.config.topics.publish_token.as_deref());
-    // The writer thread drains a bounded queue the hub offers to.
-    let (queue, live) = bounded(x.shared.config.topics.subscriber_queue);
-    let mut sub = hub.subscribe(topic, since, Arc::new(queue))?;
+    let sink = Arc::new(WsSink::new(json, x.shared.config.topics.subscriber_queue));
+    let mut sub = hub.subscribe(topic, since, Arc::clone(&sink) as Arc<dyn Sink>)?;
     // The writer's thread is had before the 101: past it, a 503 can still be sent.
     let permit = x.shared.threads.acquire()?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
     let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
     options.permit = Some(permit);
-    let push = push_for(&mut sub, live, json);
+    // A subscriber falls behind by the same measure on every transport.
+    options.queue = x.shared.config.topics.subscriber_queue;
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.shutdown.clone();
     let stream = Arc::clone(x.stream);
-    let (conn, incoming) = ws::start_push(stream, leftover, x.peer, options, push, shutdown)?;
+    let (conn, incoming) = ws::start(stream, leftover, x.peer, options, shutdown)?;
+    sink.bind(&conn, first_messages(&mut sub, json));
     publish_incoming(incoming, &conn, hub, topic, publisher);
     drop(sub);
     Ok(Outcome {
@@ -90,35 +91,104 @@ fn publish_incoming(
     }
 }
 
-/// What the writer sends: the gap notice (JSON only), the replay, then the
-/// live queue, each message as bare text or as its JSON object.
-fn push_for(
-    sub: &mut Subscription,
-    live: Receiver<Arc<Published>>,
-    json: bool,
-) -> Push<Arc<Published>> {
-    let render: fn(&Arc<Published>) -> Message = if json {
-        |m| text_frame(json_object(m))
-    } else {
-        |m| text_frame(&m.data)
-    };
+/// What goes out before any live message: the gap notice (JSON only; bare
+/// text frames have no room for one, `format=json` shows ids and gaps),
+/// then the replay.
+fn first_messages(sub: &mut Subscription, json: bool) -> Vec<Message> {
     let gap = sub.gap.filter(|_| json);
-    Push {
-        first: gap
-            .map(|gap| Message::text(gap_json(sub.topic(), gap)))
-            .into_iter()
-            .collect(),
-        replay: std::mem::take(&mut sub.replay),
-        live,
-        render,
+    let gap = gap.map(|gap| Message::text(gap_json(sub.topic(), gap)));
+    let replay = std::mem::take(&mut sub.replay);
+    gap.into_iter()
+        .chain(replay.iter().map(|m| message(m, json)))
+        .collect()
+}
+
+/// The message as its frame's payload: bare text, or the JSON object.
+fn payload(m: &Published, json: bool) -> &Bytes {
+    if json { json_object(m) } else { &m.data }
+}
+
+/// The message for a WebSocket's queue.
+fn message(m: &Published, json: bool) -> Message {
+    match Utf8Bytes::try_from(payload(m, json).clone()) {
+        Ok(text) => Message::Text(text),
+        // Cannot happen: messages and their encodings are made from Strings.
+        Err(_) => Message::Binary(payload(m, json).clone()),
     }
 }
 
-/// A text frame over shared bytes, without copying them.
-fn text_frame(bytes: &Bytes) -> Message {
-    match Utf8Bytes::try_from(bytes.clone()) {
-        Ok(text) => Message::Text(text),
-        // Cannot happen: messages and their encodings are made from Strings.
-        Err(_) => Message::Binary(bytes.clone()),
+/// The message's whole frame, made once and shared by every subscriber.
+fn frame(m: &Published, json: bool) -> &Bytes {
+    let slot = if json {
+        &m.encoded.ws_json
+    } else {
+        &m.encoded.ws_text
+    };
+    slot.get_or_init(|| ws::text_frame(payload(m, json).clone()).into())
+}
+
+/// The hub's end of a WebSocket subscriber. It exists before the connection
+/// does (subscribing comes before the 101, so a refusal can still be a 503);
+/// until then it keeps what it is offered, and [`WsSink::bind`] hands that
+/// over in order.
+struct WsSink {
+    json: bool,
+    cap: usize,
+    state: Mutex<Binding>,
+}
+
+enum Binding {
+    /// No connection yet: what was offered meanwhile; `true` once too slow.
+    Waiting(Vec<Arc<Published>>, bool),
+    Bound(ws::Connection),
+}
+
+impl WsSink {
+    fn new(json: bool, cap: usize) -> WsSink {
+        WsSink {
+            json,
+            cap,
+            state: Mutex::new(Binding::Waiting(Vec::new(), false)),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, Binding> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `first`, then what was offered so far, and sends everything
+    /// after through `conn`.
+    fn bind(&self, conn: &ws::Connection, first: Vec<Message>) {
+        let mut state = self.state();
+        let Binding::Waiting(offered, too_slow) = &mut *state else {
+            return;
+        };
+        let offered = offered.iter().map(|m| message(m, self.json));
+        conn.enqueue(first.into_iter().chain(offered));
+        if *too_slow {
+            conn.close(CloseCode::Policy, "client too slow");
+        }
+        *state = Binding::Bound(conn.clone());
+    }
+}
+
+impl Sink for WsSink {
+    fn offer(&self, m: &Arc<Published>) -> Offer {
+        match &mut *self.state() {
+            Binding::Waiting(offered, too_slow) if offered.len() >= self.cap => {
+                *too_slow = true;
+                Offer::TooSlow
+            }
+            Binding::Waiting(offered, _) => {
+                offered.push(Arc::clone(m));
+                Offer::Taken
+            }
+            Binding::Bound(conn) => match conn.offer(frame(m, self.json), || message(m, self.json))
+            {
+                Offered::Sent | Offered::Queued => Offer::Taken,
+                Offered::TooSlow => Offer::TooSlow,
+                Offered::Closed => Offer::Gone,
+            },
+        }
     }
 }

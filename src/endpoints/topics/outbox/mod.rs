@@ -28,11 +28,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use socket2::SockRef;
 
 use super::wire::Framing;
 use crate::hub::{Offer, Published, Sink};
 use crate::metrics::Metrics;
+use crate::send_now::send_now;
 
 /// One streaming subscriber's way out: direct sends, or a backlog its
 /// thread writes.
@@ -204,18 +204,6 @@ impl Sink for Outbox {
         }
         state.last_id = Some(m.id);
         Offer::Taken
-    }
-}
-
-/// One `send` that never blocks: as much of `bytes` as the socket buffer
-/// takes now. `MSG_NOSIGNAL`: a client gone is an error, not a SIGPIPE.
-fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
-    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    loop {
-        match SockRef::from(stream).send_with_flags(bytes, flags) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
     }
 }
 

@@ -5,6 +5,8 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::Duration;
 
+use socket2::SockRef;
+
 use super::*;
 
 /// A socket pair, the server end's send buffer small, and an outbox on it.

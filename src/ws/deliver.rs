@@ -1,0 +1,127 @@
+//! Delivery without a wake-up: another thread (a publisher fanning one
+//! message out to many clients) writes a frame straight to this socket
+//! while nothing waits, and wakes the writer thread only when bytes must.
+//!
+//! A server's frames are not masked, so a message's frame is the same bytes
+//! for every client, made once ([`text_frame`]):
+//!
+//! ```text
+//! offer(81 05 68 65 6c 6c 6f)      "hello"
+//!   nothing waiting, protocol lock free → send(.., MSG_DONTWAIT)
+//!       all of it    → done; no thread woken
+//!       part of it   → keep the rest: written before any other frame
+//!       none of it   → queue the message, wake the writer
+//!   something waiting, or the lock held (the writer or reader is
+//!   writing)          → queue behind it (full: the client is too slow, 1008)
+//! ```
+//!
+//! The writer drains the queue under the protocol lock with blocking
+//! writes (`Inner::drain`), then hands the socket back. Whoever takes the protocol lock
+//! writes a half-sent frame's rest first, so frames never interleave.
+
+use bytes::Bytes;
+use tungstenite::Message;
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+
+use super::connection::Connection;
+use super::inner::{Inner, Outbox};
+use crate::send_now::send_now;
+
+/// What [`Connection::offer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    /// Written to the socket (or its rest kept to be written first).
+    Sent,
+    /// Queued for the writer.
+    Queued,
+    /// The queue is full: the client is too slow and is being closed (1008).
+    TooSlow,
+    /// The connection is closing or gone.
+    Closed,
+}
+
+/// The bytes of a server's text frame carrying `text` (already UTF-8).
+pub fn text_frame(text: Bytes) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 10);
+    Frame::message(text, OpCode::Data(Data::Text), true)
+        .format(&mut out)
+        .expect("formatting into a Vec cannot fail");
+    out
+}
+
+impl Connection {
+    /// Offers one message without waiting: `frame` is its bytes on the wire
+    /// (see [`text_frame`]), `message` the same message for the queue, made
+    /// only if it has to wait.
+    pub fn offer(&self, frame: &Bytes, message: impl FnOnce() -> Message) -> Offered {
+        let inner = self.inner();
+        let mut outbox = inner.outbox();
+        if !outbox.owned
+            && let Some(done) = send_direct(inner, &mut outbox, frame)
+        {
+            return done;
+        }
+        if inner.closing() {
+            return Offered::Closed;
+        }
+        if outbox.queue.len() >= inner.outbox_cap {
+            drop(outbox);
+            self.close(
+                tungstenite::protocol::frame::coding::CloseCode::Policy,
+                "client too slow",
+            );
+            return Offered::TooSlow;
+        }
+        outbox.queue.push_back(message());
+        outbox.owned = true;
+        let _ = inner.wake_tx.try_send(());
+        Offered::Queued
+    }
+
+    /// Queues messages behind whatever waits, with no cap: a replay, which
+    /// the history already bounds.
+    pub fn enqueue(&self, messages: impl IntoIterator<Item = Message>) {
+        let inner = self.inner();
+        let mut outbox = inner.outbox();
+        outbox.queue.extend(messages);
+        outbox.owned = true;
+        let _ = inner.wake_tx.try_send(());
+    }
+}
+
+/// Sends `frame` now if the protocol lock is free; `None` when it must wait.
+fn send_direct(inner: &Inner, outbox: &mut Outbox, frame: &Bytes) -> Option<Offered> {
+    // Held by the writer or the reader, who may block on a slow client:
+    // never wait for it here.
+    let context = inner.try_context()?;
+    if inner.closing() || !context.can_write() {
+        return Some(Offered::Closed);
+    }
+    match send_now(&inner.stream, frame) {
+        Ok(n) => {
+            inner.metrics.wrote(n);
+            if n < frame.len() {
+                outbox.rest = Some(frame.slice(n..));
+                outbox.owned = true;
+                let _ = inner.wake_tx.try_send(());
+            }
+            Some(Offered::Sent)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(_) => Some(Offered::Closed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_frames_are_unmasked_and_sized() {
+        assert_eq!(text_frame(Bytes::from("hello")), b"\x81\x05hello");
+        let long = text_frame(Bytes::from("x".repeat(300)));
+        assert_eq!(long[..4], [0x81, 126, 0x01, 0x2c]);
+        assert_eq!(long.len(), 4 + 300);
+    }
+}
