@@ -334,7 +334,7 @@ fn offers_reach_the_client_whole_and_in_order_whether_sent_or_queued() {
     // goes half-way, the rest wait in the queue.
     for i in 0..COUNT {
         let text = format!("{i}:{body}");
-        let frame = Bytes::from(ws::text_frame(Bytes::from(text.clone())));
+        let frame = ws::text_frame(Bytes::from(text.clone()));
         let offered = pair.conn.offer(&frame, || Message::text(text));
         assert!(
             matches!(offered, Offered::Sent | Offered::Queued),

@@ -15,8 +15,9 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, SendTimeoutError, TrySendError, bounded};
+use crossbeam_channel::{Receiver, bounded};
 use log::{debug, info};
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -64,7 +65,6 @@ pub fn start(
     let unparsed = !leftover.is_empty();
     let context =
         WebSocketContext::from_partially_read(leftover, Role::Server, Some(options.protocol()));
-    let (outgoing, queue) = bounded(options.queue);
     let (wake_tx, wake) = bounded(1);
     let (close_requests, close_rx) = bounded(1);
     let (reader_alive, reader_done) = bounded::<()>(0);
@@ -75,14 +75,12 @@ pub fn start(
         context,
         outbox_cap: options.queue,
         wake_tx,
-        outgoing,
         close_requests,
         writer_alive,
         send_wait: options.send_wait,
         metrics: Arc::clone(&options.metrics),
     }));
     let channels = writer::Channels {
-        queue,
         wake,
         close_rx,
         reader_done,
@@ -96,37 +94,28 @@ pub fn start(
 }
 
 impl Connection {
-    /// Queues a message for the client, waiting at most the write timeout
-    /// for room. A client that cannot take it in that time is closed (1008).
+    /// Sends a message: at once from this thread when nothing waits, else
+    /// through the writer's queue, waiting at most the write timeout for
+    /// room in it. A client that cannot take it in that time is closed (1008).
     ///
     /// # Errors
     /// [`SendError::TooSlow`] or [`SendError::Closed`].
     pub fn send(&self, message: Message) -> Result<(), SendError> {
-        match self
-            .inner
-            .outgoing
-            .send_timeout(message, self.inner.send_wait)
-        {
-            Ok(()) => Ok(()),
-            Err(SendTimeoutError::Timeout(_)) => Err(self.too_slow()),
-            Err(SendTimeoutError::Disconnected(_)) => Err(SendError::Closed),
-        }
+        let deadline = Instant::now() + self.inner.send_wait;
+        self.deliver(message, Some(deadline))
     }
 
-    /// Queues a message without waiting; a full queue closes the client
-    /// (1008). For fan-out, where one slow client must not hold up others.
+    /// Sends a message without waiting: at once when nothing waits, else
+    /// queued; a full queue closes the client (1008). For fan-out, where one
+    /// slow client must not hold up others.
     ///
     /// # Errors
     /// [`SendError::TooSlow`] or [`SendError::Closed`].
     pub fn try_send(&self, message: Message) -> Result<(), SendError> {
-        match self.inner.outgoing.try_send(message) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(self.too_slow()),
-            Err(TrySendError::Disconnected(_)) => Err(SendError::Closed),
-        }
+        self.deliver(message, None)
     }
 
-    fn too_slow(&self) -> SendError {
+    pub(super) fn too_slow(&self) -> SendError {
         self.close(CloseCode::Policy, "client too slow");
         SendError::TooSlow
     }

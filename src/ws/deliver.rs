@@ -19,12 +19,14 @@
 //! writes (`Inner::drain`), then hands the socket back. Whoever takes the protocol lock
 //! writes a half-sent frame's rest first, so frames never interleave.
 
+use std::time::{Duration, Instant};
+
 use bytes::Bytes;
 use tungstenite::Message;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use super::connection::Connection;
+use super::connection::{Connection, SendError};
 use super::inner::{Inner, Outbox};
 use crate::send_now::send_now;
 
@@ -42,12 +44,17 @@ pub enum Offered {
 }
 
 /// The bytes of a server's text frame carrying `text` (already UTF-8).
-pub fn text_frame(text: Bytes) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + 10);
-    Frame::message(text, OpCode::Data(Data::Text), true)
+pub fn text_frame(text: Bytes) -> Bytes {
+    frame_bytes(text, Data::Text)
+}
+
+/// A whole, final, unmasked frame of `data` carrying `payload`.
+fn frame_bytes(payload: Bytes, data: Data) -> Bytes {
+    let mut out = Vec::with_capacity(payload.len() + 10);
+    Frame::message(payload, OpCode::Data(data), true)
         .format(&mut out)
         .expect("formatting into a Vec cannot fail");
-    out
+    out.into()
 }
 
 impl Connection {
@@ -55,28 +62,66 @@ impl Connection {
     /// (see [`text_frame`]), `message` the same message for the queue, made
     /// only if it has to wait.
     pub fn offer(&self, frame: &Bytes, message: impl FnOnce() -> Message) -> Offered {
+        self.offer_until(Some(frame), message, None)
+    }
+
+    /// Sends or queues `message`, waiting for room until `deadline` (not
+    /// at all without one): `send` and `try_send`.
+    pub(super) fn deliver(
+        &self,
+        message: Message,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError> {
+        let frame = data_frame(&message);
+        match self.offer_until(frame.as_ref(), || message, deadline) {
+            Offered::Sent | Offered::Queued => Ok(()),
+            Offered::TooSlow => Err(SendError::TooSlow),
+            Offered::Closed => Err(SendError::Closed),
+        }
+    }
+
+    fn offer_until(
+        &self,
+        frame: Option<&Bytes>,
+        message: impl FnOnce() -> Message,
+        deadline: Option<Instant>,
+    ) -> Offered {
         let inner = self.inner();
+        let mut message = Some(message);
         let mut outbox = inner.outbox();
-        if !outbox.owned
-            && let Some(done) = send_direct(inner, &mut outbox, frame)
-        {
-            return done;
+        loop {
+            if inner.closing() {
+                return Offered::Closed;
+            }
+            if !outbox.owned
+                && let Some(frame) = frame
+                && let Some(done) = send_direct(inner, &mut outbox, frame)
+            {
+                return done;
+            }
+            if outbox.queue.len() < inner.outbox_cap
+                && let Some(message) = message.take()
+            {
+                outbox.queue.push_back(message());
+                outbox.owned = true;
+                let _ = inner.wake_tx.try_send(());
+                return Offered::Queued;
+            }
+            let left = deadline.map_or(Duration::ZERO, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                drop(outbox);
+                self.too_slow();
+                return Offered::TooSlow;
+            }
+            // The writer signals when it takes frames out, or ends.
+            outbox = inner
+                .room
+                .wait_timeout(outbox, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
-        if inner.closing() {
-            return Offered::Closed;
-        }
-        if outbox.queue.len() >= inner.outbox_cap {
-            drop(outbox);
-            self.close(
-                tungstenite::protocol::frame::coding::CloseCode::Policy,
-                "client too slow",
-            );
-            return Offered::TooSlow;
-        }
-        outbox.queue.push_back(message());
-        outbox.owned = true;
-        let _ = inner.wake_tx.try_send(());
-        Offered::Queued
     }
 
     /// Queues messages behind whatever waits, with no cap: a replay, which
@@ -87,6 +132,16 @@ impl Connection {
         outbox.queue.extend(messages);
         outbox.owned = true;
         let _ = inner.wake_tx.try_send(());
+    }
+}
+
+/// A data message's frame, for a direct send; `None` for control frames,
+/// which go through the writer and tungstenite.
+fn data_frame(message: &Message) -> Option<Bytes> {
+    match message {
+        Message::Text(text) => Some(frame_bytes(Bytes::from(text.clone()), Data::Text)),
+        Message::Binary(bytes) => Some(frame_bytes(bytes.clone(), Data::Binary)),
+        _ => None,
     }
 }
 
@@ -119,7 +174,7 @@ mod tests {
 
     #[test]
     fn text_frames_are_unmasked_and_sized() {
-        assert_eq!(text_frame(Bytes::from("hello")), b"\x81\x05hello");
+        assert_eq!(text_frame(Bytes::from("hello"))[..], b"\x81\x05hello"[..]);
         let long = text_frame(Bytes::from("x".repeat(300)));
         assert_eq!(long[..4], [0x81, 126, 0x01, 0x2c]);
         assert_eq!(long.len(), 4 + 300);

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,7 +37,9 @@ pub(super) struct Inner {
     pub outbox_cap: usize,
     /// Tells the writer that frames wait in the outbox.
     pub wake_tx: Sender<()>,
-    pub outgoing: Sender<Message>,
+    /// Signalled when the writer takes frames out of the outbox, or ends:
+    /// a `send` waiting for room looks again.
+    pub room: Condvar,
     pub close_requests: Sender<CloseFrame>,
     // Time of the last bytes from the client; read by the writer's deadline.
     heard: Mutex<Instant>,
@@ -68,7 +70,6 @@ pub(super) struct Parts {
     pub context: WebSocketContext,
     pub outbox_cap: usize,
     pub wake_tx: Sender<()>,
-    pub outgoing: Sender<Message>,
     pub close_requests: Sender<CloseFrame>,
     pub writer_alive: Receiver<()>,
     pub send_wait: Duration,
@@ -89,7 +90,7 @@ impl Inner {
             }),
             outbox_cap: parts.outbox_cap,
             wake_tx: parts.wake_tx,
-            outgoing: parts.outgoing,
+            room: Condvar::new(),
             close_requests: parts.close_requests,
             heard: Mutex::new(Instant::now()),
             writer_alive: parts.writer_alive,
@@ -156,6 +157,7 @@ impl Inner {
                     outbox.owned = false;
                     return Ok(());
                 }
+                self.room.notify_all();
                 std::mem::take(&mut outbox.queue)
             };
             let mut io = Feed::writer(&self.stream, &self.metrics);
@@ -173,9 +175,13 @@ impl Inner {
         }
     }
 
-    /// Marks the close as started; true only for the first caller.
+    /// Marks the close as started; true only for the first caller. Senders
+    /// waiting for room give up.
     pub fn start_closing(&self) -> bool {
-        !self.close_started.swap(true, Ordering::SeqCst)
+        let first = !self.close_started.swap(true, Ordering::SeqCst);
+        let _outbox = self.outbox();
+        self.room.notify_all();
+        first
     }
 
     /// Whether a close has started.

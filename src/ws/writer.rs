@@ -29,9 +29,7 @@ const WRITER_STACK: usize = 64 * 1024;
 
 /// The channels the writer listens on.
 pub(super) struct Channels {
-    /// Messages from `Connection::send` and `try_send`.
-    pub queue: Receiver<Message>,
-    /// Frames wait in the outbox (`Connection::offer`).
+    /// Frames wait in the outbox (`Connection::send`, `try_send`, `offer`).
     pub wake: Receiver<()>,
     /// A close someone asked for.
     pub close_rx: Receiver<CloseFrame>,
@@ -65,6 +63,8 @@ struct ShutdownOnDrop(Arc<Inner>);
 
 impl Drop for ShutdownOnDrop {
     fn drop(&mut self) {
+        // Nothing more will be written: later sends fail, waiting ones wake.
+        self.0.start_closing();
         // Ends the TCP connection and wakes a reader blocked in `read`.
         let _ = self.0.stream.shutdown(Shutdown::Both);
     }
@@ -126,10 +126,6 @@ impl Writer {
         let mut silent_at = self.silent_at();
         loop {
             let sent = select! {
-                recv(c.queue) -> message => match message {
-                    Ok(message) => self.inner.write(message),
-                    Err(_) => return Ending::Gone,
-                },
                 recv(c.wake) -> _ => self.inner.drain(),
                 recv(heartbeat) -> _ => self.inner.write(Message::text("heartbeat")),
                 recv(ping) -> _ => self.inner.write(Message::Ping(Default::default())),
@@ -210,7 +206,6 @@ mod tests {
         client.set_read_timeout(Some(CLOSE_WAIT * 5)).unwrap();
         let (server, peer) = listener.accept().unwrap();
         let (wake_tx, _wake) = bounded(1);
-        let (outgoing, _queue) = bounded(1);
         let (close_requests, _close_rx) = bounded(1);
         let (_alive, writer_alive) = bounded::<()>(0);
         let inner = Arc::new(Inner::new(Parts {
@@ -219,7 +214,6 @@ mod tests {
             context: WebSocketContext::new(Role::Server, None),
             outbox_cap: 1,
             wake_tx,
-            outgoing,
             close_requests,
             writer_alive,
             send_wait: CLOSE_WAIT,

@@ -124,7 +124,7 @@ fn frame(m: &Published, json: bool) -> &Bytes {
     } else {
         &m.encoded.ws_text
     };
-    slot.get_or_init(|| ws::text_frame(payload(m, json).clone()).into())
+    slot.get_or_init(|| ws::text_frame(payload(m, json).clone()))
 }
 
 /// The hub's end of a WebSocket subscriber. It exists before the connection
