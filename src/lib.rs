@@ -9,13 +9,18 @@
 //! main ── signal thread: SIGINT/SIGTERM → ShutdownHandle::shutdown
 //!  └─ accept thread (Server::run)
 //!       ├─ conn-{peer}   one per connection: read request → route → respond
-//!       │    ├─ a stream: select! { data, tick, deadline, closed, shutdown }
+//!       │    ├─ a stream: select! { woken, tick, deadline, closed, shutdown }
 //!       │    └─ a WebSocket: this thread reads; ws-write-{id} writes,
-//!       │         select! { queue, subscription, ping, close, shutdown }
+//!       │         select! { woken, ping, silence, close, shutdown }
 //!       └─ watcher       one epoll over every streaming socket; drops a
 //!                        stream's `closed` Sender when its client hangs up
-//! hub: topics → { last id, history, subscribers' bounded queues }
+//! hub: topics → { last id, history, subscribers' sinks }
 //! ```
+//!
+//! A publisher writes each message straight to every subscriber's socket
+//! without blocking while nothing waits there; a stream's or WebSocket's
+//! own thread is woken only for a backlog. Threads are counted against a
+//! budget ([`threads`]): past it, 503 rather than an abort.
 //!
 //! Modules, in the order a request meets them, each depending only on the
 //! ones after it: [`server`] (listen, accept, the connection cap, shutdown),
