@@ -2,7 +2,7 @@
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test lint release check autobahn
+.PHONY: run test lint release check autobahn bench bench-quick bench-build
 
 run:
 	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static
@@ -22,3 +22,29 @@ release:
 # Autobahn|TestSuite cases 1-7 and 10 against /echo; HTML report in reports/autobahn/.
 autobahn: release
 	python3 tests/autobahn/run.py
+
+# The benchmark, bench/ (a crate of its own, built into bench/target): one markdown
+# table on stdout. `make bench` runs tinypush beside the axum, Go and Node peers of
+# ../shared/peers when that folder is there (about 10 minutes; the table is kept in
+# target/bench.md); `make bench-quick` is a one-rep smoke run of tinypush alone.
+# More flags: make bench BENCH_ARGS="--reps 1 --only fanout".
+BENCH = bench/target/release/tinypush-bench
+PEERS_DIR ?= /tmp/tinypush-peers
+BENCH_ARGS ?=
+
+bench-build:
+	cd bench && CARGO_TARGET_DIR=target $(CARGO) build --release
+
+bench: release bench-build
+	@set -e; \
+	if [ -f ../shared/peers/build.sh ]; then \
+		bash ../shared/peers/build.sh $(PEERS_DIR); \
+		set -- --peer "axum=$(PEERS_DIR)/axum {port}" --peer "go=$(PEERS_DIR)/go {port}" \
+			--peer "node=node $(PEERS_DIR)/node/server.js {port}"; \
+	else \
+		echo "no ../shared/peers/build.sh: tinypush alone"; set --; \
+	fi; \
+	$(BENCH) "$$@" $(BENCH_ARGS) | tee target/bench.md
+
+bench-quick: release bench-build
+	$(BENCH) --quick $(BENCH_ARGS)

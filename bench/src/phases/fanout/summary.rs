@@ -1,0 +1,134 @@
+//! Fan-out results: one rep's tallies to the table's values, and the time
+//! each stage took (for the progress line).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::subscriber::Tally;
+use super::{IDLE_FROM, key};
+use crate::client::Transport;
+use crate::phases::Outcome;
+use crate::proc::Measured;
+use crate::stats::{count, percentile};
+use crate::table::Value;
+
+/// Subscribers asked for, connected, and timed messages each should get.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    /// Subscribers asked for.
+    pub n: usize,
+    /// Subscribers connected.
+    pub connected: usize,
+    /// Timed messages each should get.
+    pub messages: usize,
+}
+
+/// How long each stage of a rep took, for the progress line.
+#[derive(Debug)]
+pub struct Stages {
+    last: Instant,
+    took: Vec<(&'static str, Duration)>,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            last: Instant::now(),
+            took: Vec::new(),
+        }
+    }
+}
+
+impl Stages {
+    /// Ends the current stage, naming it.
+    pub fn mark(&mut self, stage: &'static str) {
+        self.took.push((stage, self.last.elapsed()));
+        self.last = Instant::now();
+    }
+}
+
+impl std::fmt::Display for Stages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .took
+            .iter()
+            .map(|(stage, d)| format!("{stage} {:.1} s", d.as_secs_f64()))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// The values of one rep: latency, delivery, CPU, and idle memory.
+///
+/// # Errors
+/// No timed message was delivered at all.
+pub fn summarize(
+    t: Transport,
+    counts: Counts,
+    tallies: Vec<Tally>,
+    measured: Measured,
+    per_idle: [f64; 2],
+    mut notes: Vec<String>,
+) -> Result<Outcome, String> {
+    let Counts {
+        n,
+        connected,
+        messages,
+    } = counts;
+    let delivered: u64 = tallies.iter().map(|t| t.delivered).sum();
+    let out_of_order: u64 = tallies.iter().map(|t| t.out_of_order).sum();
+    let cut: Vec<&String> = tallies.iter().filter_map(|t| t.cut_off.as_ref()).collect();
+    if let Some(first) = cut.first() {
+        notes.push(format!(
+            "{} subscribers cut off while reading: {first}",
+            count(cut.len())
+        ));
+    }
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    let Some([p50, p99, max]) = latency_ms(&tallies) else {
+        return Err(format!(
+            "no message delivered{}",
+            note.map(|n| format!(" ({n})")).unwrap_or_default()
+        ));
+    };
+    let lost = (connected * messages) as u64 - delivered.min((connected * messages) as u64);
+    let idle = Some(measured.idle);
+    let value = |what: &str, nums: Vec<f64>, idle| Value {
+        key: key(t, n, what),
+        nums,
+        idle,
+    };
+    let mut values = vec![
+        value("latency", vec![p50, p99, max], idle),
+        value(
+            "delivery",
+            vec![delivered as f64, lost as f64, out_of_order as f64],
+            idle,
+        ),
+        value("cpu", vec![measured.server_us / delivered as f64], idle),
+    ];
+    if n >= IDLE_FROM {
+        values.push(value("idle", per_idle.to_vec(), None));
+    }
+    Ok(Outcome {
+        values,
+        note,
+        detail: None,
+    })
+}
+
+/// p50, p99 and max delivery time over every subscriber, in ms.
+fn latency_ms(tallies: &[Tally]) -> Option<[f64; 3]> {
+    let mut latencies: Vec<u32> = tallies
+        .iter()
+        .flat_map(|t| t.latencies_us.iter().copied())
+        .collect();
+    latencies.sort_unstable();
+    let ms = |us: u32| f64::from(us) / 1000.0;
+    Some([
+        ms(percentile(&latencies, 50.0)?),
+        ms(percentile(&latencies, 99.0)?),
+        ms(*latencies.last()?),
+    ])
+}

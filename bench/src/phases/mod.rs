@@ -1,0 +1,145 @@
+//! The measurements, one phase each, every one run against a freshly started
+//! server and bounded in time:
+//!
+//! ```text
+//! echo          WS echo, 64 B, 1 then 50 clients, each sending its next message
+//!               when the last came back: round trips/s, server CPU per round trip
+//! fanout        N subscribers (SSE or WS) on one topic, one publisher at 50 msg/s:
+//!               delivery latency, delivered/lost/out of order, server CPU per
+//!               delivered message; before publishing, memory and threads per idle subscriber
+//! stream        one SSE subscriber, 64 KiB messages back to back: MB/s
+//! publish       1, then 16 keep-alive publishers, no subscribers: publishes/s
+//! connects      1,000 connects at once: the kernel's listen-queue overflows
+//! ```
+//!
+//! A phase returns its [`Value`]s and maybe a note, or why it could not finish.
+
+mod connects;
+mod echo;
+mod fanout;
+mod publish;
+mod stream;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::client::Transport;
+use crate::stats::count;
+use crate::table::{Row, Value};
+
+/// The server a phase measures.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its process, for `/proc`.
+    pub pid: u32,
+}
+
+/// How long each phase measures.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Fan-out messages per second.
+    pub rate: u32,
+    /// Fan-out publishing time.
+    pub fanout: Duration,
+    /// Each echo measurement (1 client, then 50).
+    pub echo: Duration,
+    /// Each publish measurement (1 publisher, then 16).
+    pub publish: Duration,
+    /// The stream measurement.
+    pub stream: Duration,
+}
+
+/// What a phase measured in one rep.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// One value per row it fills.
+    pub values: Vec<Value>,
+    /// Something the reader should know (fewer subscribers than asked, …).
+    pub note: Option<String>,
+    /// Where the time went, for the progress line only.
+    pub detail: Option<String>,
+}
+
+/// One kind of measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// WebSocket echo round trips.
+    Echo,
+    /// Fan-out to this many subscribers over a transport.
+    Fanout(Transport, usize),
+    /// One SSE stream's throughput.
+    Stream,
+    /// Keep-alive publishers, no subscribers.
+    Publish,
+    /// 1,000 connects at once.
+    Connects,
+}
+
+impl Phase {
+    /// The name `--only` matches: `echo`, `fanout-sse-1000`, `stream`, ….
+    pub fn name(self) -> String {
+        match self {
+            Phase::Echo => "echo".into(),
+            Phase::Fanout(t, n) => format!("fanout-{}-{n}", t.label().to_lowercase()),
+            Phase::Stream => "stream".into(),
+            Phase::Publish => "publish".into(),
+            Phase::Connects => "connects".into(),
+        }
+    }
+
+    /// How footnotes name it: `fan-out WS, 10,000 subscribers`.
+    pub fn label(self) -> String {
+        match self {
+            Phase::Echo => "WS echo".into(),
+            Phase::Fanout(t, n) => format!("fan-out {}, {} subscribers", t.label(), count(n)),
+            Phase::Stream => "one SSE stream".into(),
+            Phase::Publish => "publishing".into(),
+            Phase::Connects => "1,000 connects at once".into(),
+        }
+    }
+
+    /// The rows it fills.
+    pub fn rows(self, s: &Settings) -> Vec<Row> {
+        match self {
+            Phase::Echo => echo::rows(),
+            Phase::Fanout(t, n) => fanout::rows(t, n, s.rate),
+            Phase::Stream => stream::rows(),
+            Phase::Publish => publish::rows(),
+            Phase::Connects => connects::rows(),
+        }
+    }
+
+    /// The longest one rep may take before it counts as failed.
+    pub fn limit(self, s: &Settings) -> Duration {
+        let margin = Duration::from_secs(30);
+        match self {
+            Phase::Echo => 2 * s.echo + margin,
+            // Connecting 10,000 takes a while; so may a struggling server's drain.
+            Phase::Fanout(_, n) => s.fanout + 2 * margin + Duration::from_millis(5 * n as u64),
+            Phase::Stream => s.stream + margin,
+            Phase::Publish => 2 * s.publish + margin,
+            Phase::Connects => margin,
+        }
+    }
+
+    /// Runs one rep; `tag` names this rep's topic, so reps never share one.
+    ///
+    /// # Errors
+    /// Why the phase could not finish: a refused connect, the server gone, ….
+    pub async fn run(self, t: Target, s: &Settings, tag: &str) -> Result<Outcome, String> {
+        match self {
+            Phase::Echo => echo::run(t, s).await,
+            Phase::Fanout(tr, n) => fanout::run(t, tr, n, s, tag).await,
+            Phase::Stream => stream::run(t, s, tag).await,
+            Phase::Publish => publish::run(t, s, tag).await,
+            Phase::Connects => connects::run(t).await,
+        }
+    }
+}
+
+/// Names a failed read of the server's `/proc` entries.
+fn gone(e: std::io::Error) -> String {
+    format!("server process unreadable ({e})")
+}
