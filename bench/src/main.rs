@@ -26,11 +26,13 @@
 //!
 //! Files: `cli.rs`, `plan.rs` (the loop), `server.rs` (the child),
 //! `phases/` (the measurements), `client/` (HTTP, SSE and WebSocket
-//! clients), `proc.rs`, `table.rs`, `stats.rs`, `clock.rs`.
+//! clients), `proc.rs`, `table.rs` and `notes.rs` (the output), `stats.rs`,
+//! `clock.rs`.
 
 mod cli;
 mod client;
 mod clock;
+mod notes;
 mod phases;
 mod plan;
 mod proc;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::time::timeout;
 
-use crate::phases::{Phase, Settings};
+use crate::phases::{Outcome, Phase, Settings};
 use crate::server::{self, Server, Spec};
 use crate::table::{Format, Row, Table, Value};
 
@@ -113,28 +113,7 @@ impl Run<'_> {
         let death = server.died().map(|d| format!("server died ({d})"));
         drop(server);
         let said = match result {
-            Ok(outcome) => {
-                for value in outcome.values {
-                    table.value(self.server, value);
-                }
-                let note = [outcome.note, death]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if !note.is_empty() {
-                    table.note(self.server, self.keys, &format!("{prefix}: {note}"));
-                }
-                let detail = outcome
-                    .detail
-                    .map(|d| format!(" [{d}]"))
-                    .unwrap_or_default();
-                if note.is_empty() {
-                    format!("ok{detail}")
-                } else {
-                    format!("ok, {note}{detail}")
-                }
-            }
+            Ok(outcome) => self.record(table, outcome, death, &prefix),
             Err(e) => {
                 let why = death.map_or(e.clone(), |d| format!("{e}; {d}"));
                 table.fail(self.server, self.keys, &format!("{prefix}: {why}"));
@@ -142,6 +121,43 @@ impl Run<'_> {
             }
         };
         self.progress(run_started, started, &said);
+    }
+
+    /// Records a finished rep: its values, and a footnote for each note
+    /// (window notes on the windowed rows only). Returns the progress text.
+    fn record(
+        &self,
+        table: &mut Table,
+        outcome: Outcome,
+        death: Option<String>,
+        prefix: &str,
+    ) -> String {
+        let windowed: Vec<String> = outcome
+            .values
+            .iter()
+            .filter(|v| v.idle.is_some())
+            .map(|v| v.key.clone())
+            .collect();
+        for value in outcome.values {
+            table.value(self.server, value);
+        }
+        let notes: Vec<String> = outcome.notes.into_iter().chain(death).collect();
+        for note in &notes {
+            table.note(self.server, self.keys, &format!("{prefix}: {note}"));
+        }
+        for note in &outcome.window_notes {
+            table.note(self.server, &windowed, &format!("{prefix}: {note}"));
+        }
+        let said: Vec<String> = notes.into_iter().chain(outcome.window_notes).collect();
+        let detail = outcome
+            .detail
+            .map(|d| format!(" [{d}]"))
+            .unwrap_or_default();
+        if said.is_empty() {
+            format!("ok{detail}")
+        } else {
+            format!("ok, {}{detail}", said.join("; "))
+        }
     }
 
     fn record_start(&self, table: &mut Table, server: &Server) {

@@ -14,6 +14,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write;
 
+use crate::notes::Notes;
 use crate::stats::{grouped, median, median_each};
 
 /// How a row's numbers are printed (each number is already a median).
@@ -101,8 +102,7 @@ pub struct Table {
     servers: Vec<String>,
     rows: Vec<Row>,
     cells: HashMap<(String, usize), Cell>,
-    /// Footnote texts and how many reps said each.
-    notes: Vec<(String, usize)>,
+    notes: Notes,
 }
 
 impl Table {
@@ -112,7 +112,7 @@ impl Table {
             servers,
             rows: Vec::new(),
             cells: HashMap::new(),
-            notes: Vec::new(),
+            notes: Notes::default(),
         }
     }
 
@@ -134,7 +134,7 @@ impl Table {
 
     /// Records that the rows `keys` could not be measured for `server` in one rep.
     pub fn fail(&mut self, server: usize, keys: &[String], why: &str) {
-        let note = self.footnote(why);
+        let note = self.notes.add(why);
         for key in keys {
             let cell = self.cells.entry((key.clone(), server)).or_default();
             cell.failed += 1;
@@ -144,7 +144,7 @@ impl Table {
 
     /// Attaches a footnote from one rep to the rows `keys` of `server`.
     pub fn note(&mut self, server: usize, keys: &[String], text: &str) {
-        let note = self.footnote(text);
+        let note = self.notes.add(text);
         for key in keys {
             let cell = self.cells.entry((key.clone(), server)).or_default();
             cell.notes.insert(note);
@@ -157,16 +157,6 @@ impl Table {
             .values()
             .flat_map(|c| c.idles.iter().copied())
             .collect()
-    }
-
-    /// The footnote number for `text`, counting one more rep that said it.
-    fn footnote(&mut self, text: &str) -> usize {
-        if let Some(i) = self.notes.iter().position(|(t, _)| t == text) {
-            self.notes[i].1 += 1;
-            return i;
-        }
-        self.notes.push((text.to_string(), 1));
-        self.notes.len() - 1
     }
 
     /// The markdown table and its footnotes; `reps` is how many reps each cell had.
@@ -191,9 +181,7 @@ impl Table {
         }
         if !self.notes.is_empty() {
             out.push('\n');
-        }
-        for (i, (text, said)) in self.notes.iter().enumerate() {
-            let _ = writeln!(out, "[{}] {text} ({said} of {reps} reps)", i + 1);
+            out.push_str(&self.notes.render(reps));
         }
         out
     }

@@ -61,7 +61,7 @@ pub async fn run(t: Target) -> Result<Outcome, String> {
         first_error.get_or_insert(error);
     }
     let after = listen_overflows().map_err(|e| format!("cannot read overflows: {e}"))?;
-    let note = first_error.map(|e| {
+    let notes = first_error.map(|e| {
         format!(
             "{} of {} unanswered, first: {e}",
             count(CONNECTS - answered),
@@ -74,7 +74,7 @@ pub async fn run(t: Target) -> Result<Outcome, String> {
             nums: vec![after.saturating_sub(before) as f64, answered as f64],
             idle: None,
         }],
-        note,
-        detail: None,
+        notes: notes.into_iter().collect(),
+        ..Outcome::default()
     })
 }

@@ -12,7 +12,7 @@
 //! connects      1,000 connects at once: the kernel's listen-queue overflows
 //! ```
 //!
-//! A phase returns its [`Value`]s and maybe a note, or why it could not finish.
+//! A phase returns its [`Value`]s and notes, or why it could not finish.
 
 mod connects;
 mod echo;
@@ -56,8 +56,12 @@ pub struct Settings {
 pub struct Outcome {
     /// One value per row it fills.
     pub values: Vec<Value>,
-    /// Something the reader should know (fewer subscribers than asked, …).
-    pub note: Option<String>,
+    /// What the reader should know about every row of this rep (fewer
+    /// subscribers than asked, …): a footnote each.
+    pub notes: Vec<String>,
+    /// The same, for the rows measured over a window only (those whose
+    /// value has an idle share): a server that fell behind, ….
+    pub window_notes: Vec<String>,
     /// Where the time went, for the progress line only.
     pub detail: Option<String>,
 }

@@ -92,7 +92,7 @@ pub async fn run(t: Target, s: &Settings, tag: &str) -> Result<Outcome, String> 
     let measured = window.close().map_err(gone)?;
     let _ = stop.send(true);
     let ended = reading.await.map_err(|e| e.to_string())?;
-    let note = ended
+    let notes = ended
         .err()
         .map(|why| format!("the stream ended early: {why}"));
     Ok(Outcome {
@@ -101,7 +101,7 @@ pub async fn run(t: Target, s: &Settings, tag: &str) -> Result<Outcome, String> 
             nums: vec![read as f64 / measured.secs / 1e6],
             idle: Some(measured.idle),
         }],
-        note,
-        detail: None,
+        window_notes: notes.into_iter().collect(),
+        ..Outcome::default()
     })
 }

@@ -130,7 +130,15 @@ pub async fn run(
         .publish_paced(&crowd.topic, messages, s.rate, stamp)
         .await;
     paced.map_err(|e| format!("publishing: {e}"))?;
-    stages.mark("publish");
+    let answered = stages.mark("publish");
+    let mut window_notes = Vec::new();
+    if answered > s.fanout.mul_f64(1.5) {
+        window_notes.push(format!(
+            "fell behind: its {messages} publishes ({} s of sending) were all answered only after {:.1} s",
+            s.fanout.as_secs(),
+            answered.as_secs_f64()
+        ));
+    }
     drain(&crowd, (connected * messages) as u64).await;
     let measured = window.close().map_err(gone)?;
     stages.mark("drain");
@@ -146,7 +154,15 @@ pub async fn run(
         connected,
         messages,
     };
-    let mut outcome = summarize(transport, counts, tallies, measured, per_idle, notes)?;
+    let mut outcome = summarize(
+        transport,
+        counts,
+        tallies,
+        measured,
+        per_idle,
+        notes,
+        window_notes,
+    )?;
     outcome.detail = Some(stages.to_string());
     Ok(outcome)
 }

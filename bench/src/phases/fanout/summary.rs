@@ -41,10 +41,12 @@ impl Default for Stages {
 }
 
 impl Stages {
-    /// Ends the current stage, naming it.
-    pub fn mark(&mut self, stage: &'static str) {
-        self.took.push((stage, self.last.elapsed()));
+    /// Ends the current stage, naming it; how long it took.
+    pub fn mark(&mut self, stage: &'static str) -> Duration {
+        let took = self.last.elapsed();
+        self.took.push((stage, took));
         self.last = Instant::now();
+        took
     }
 }
 
@@ -69,7 +71,8 @@ pub fn summarize(
     tallies: Vec<Tally>,
     measured: Measured,
     per_idle: [f64; 2],
-    mut notes: Vec<String>,
+    notes: Vec<String>,
+    mut window_notes: Vec<String>,
 ) -> Result<Outcome, String> {
     let Counts {
         n,
@@ -80,17 +83,14 @@ pub fn summarize(
     let out_of_order: u64 = tallies.iter().map(|t| t.out_of_order).sum();
     let cut: Vec<&String> = tallies.iter().filter_map(|t| t.cut_off.as_ref()).collect();
     if let Some(first) = cut.first() {
-        notes.push(format!(
+        window_notes.push(format!(
             "{} subscribers cut off while reading: {first}",
             count(cut.len())
         ));
     }
-    let note = (!notes.is_empty()).then(|| notes.join("; "));
     let Some([p50, p99, max]) = latency_ms(&tallies) else {
-        return Err(format!(
-            "no message delivered{}",
-            note.map(|n| format!(" ({n})")).unwrap_or_default()
-        ));
+        let all: Vec<String> = notes.into_iter().chain(window_notes).collect();
+        return Err(format!("no message delivered ({})", all.join("; ")));
     };
     let lost = (connected * messages) as u64 - delivered.min((connected * messages) as u64);
     let idle = Some(measured.idle);
@@ -113,7 +113,8 @@ pub fn summarize(
     }
     Ok(Outcome {
         values,
-        note,
+        notes,
+        window_notes,
         detail: None,
     })
 }
