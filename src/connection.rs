@@ -23,27 +23,26 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use crate::endpoints::{demos, echo, health, static_files, topics};
+use crate::endpoints::{App, demos, echo, health, static_files, topics};
 use crate::error::{Error, Result};
 use crate::http::body::{self, Framing};
 use crate::http::exchange::{Counted, Exchange, Outcome, Shared, write_error};
 use crate::http::inbound::{Inbound, Wait};
 use crate::http::request::Request;
-use crate::hub::Hub;
 use crate::metrics::Kind;
 use crate::server::conns::Ticket;
 
 /// The routing table: a path to the handler that answers it.
-fn route(x: &mut Exchange, hub: &Hub) -> Result<Outcome> {
+fn route(x: &mut Exchange, app: &App) -> Result<Outcome> {
     match x.req.path() {
         "/healthz" => health::healthz(x),
-        "/metrics" => health::metrics(x, hub),
+        "/metrics" => health::metrics(x, &app.hub),
         "/stream" => demos::stream(x),
         "/event" => demos::event(x),
-        "/echo" | "/socket" => echo::echo(x, false),
-        "/ws" => echo::echo(x, true),
+        "/echo" | "/socket" => echo::echo(x, app, false),
+        "/ws" => echo::echo(x, app, true),
         path => match path.strip_prefix("/topics/") {
-            Some(rest) => topics::route(x, hub, rest),
+            Some(rest) => topics::route(x, app, rest),
             None => static_files::serve(x),
         },
     }
@@ -54,7 +53,7 @@ pub fn handle(
     stream: Arc<TcpStream>,
     peer: SocketAddr,
     shared: &Shared,
-    hub: &Hub,
+    app: &App,
     ticket: Ticket,
 ) {
     debug!("{peer} connected");
@@ -97,7 +96,7 @@ pub fn handle(
             keep_alive,
         };
         let outcome =
-            route(&mut exchange, hub).unwrap_or_else(|e| answer(&mut out, &req, &e, keep_alive));
+            route(&mut exchange, app).unwrap_or_else(|e| answer(&mut out, &req, &e, keep_alive));
         gauge.set(Kind::Http);
         let (written, ms) = (out.bytes - bytes_before, started.elapsed().as_millis());
         let (method, target, status) = (&req.method, &req.target, outcome.status);

@@ -10,10 +10,11 @@
 //!  └─ accept thread (Server::run)
 //!       ├─ conn-{peer}   one per connection: read request → route → respond
 //!       │    ├─ a stream: select! { woken, tick, deadline, closed, shutdown }
-//!       │    └─ a WebSocket: this thread reads; ws-write-{id} writes,
-//!       │         select! { woken, ping, silence, close, shutdown }
-//!       └─ watcher       one epoll over every streaming socket; drops a
-//!                        stream's `closed` Sender when its client hangs up
+//!       │    └─ a WebSocket: this thread reads; ws-write-{id}, started only
+//!       │         while frames wait: select! { woken, close, shutdown, idle }
+//!       ├─ watcher       one epoll over every streaming socket; drops a
+//!       │                stream's `closed` Sender when its client hangs up
+//!       └─ ws-timer      every WebSocket's pings and silence deadline
 //! hub: topics → { last id, history, subscribers' sinks }
 //! ```
 //!

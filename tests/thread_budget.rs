@@ -3,11 +3,12 @@
 //! process, so the server counts its threads and refuses before that.
 //!
 //! ```text
-//! --max-threads 2
-//! conn 1: GET /echo (upgrade)   → 101: its own thread + a writer = 2
-//! conn 2: GET /healthz          → 503 server at its thread limit (at accept)
 //! --max-threads 1
-//! conn 1: GET /echo (upgrade)   → 503: no thread left for the writer
+//! conn 1: GET /echo (upgrade)   → 101: its own thread (a writer only while
+//!                                 frames wait)
+//! conn 2: GET /healthz          → 503 server at its thread limit (at accept)
+//! conn 1: GET /ws (upgrade)     → 503: /ws keeps a writer for its heartbeat,
+//!                                 and there is no thread for it
 //! ```
 
 mod support;
@@ -22,7 +23,7 @@ const REFUSED: &str = "HTTP/1.1 503 Service Unavailable\r\n\
 
 #[test]
 fn past_the_budget_a_new_connection_gets_503_and_the_open_ones_go_on() {
-    let server = start_server_with(|c| c.http.max_threads = Some(2));
+    let server = start_server_with(|c| c.http.max_threads = Some(1));
     let mut ws = ws_connect(server.addr, "/echo");
     let mut refused = connect(server.addr);
     let (head, body) = refused.response();
@@ -37,7 +38,7 @@ fn past_the_budget_a_new_connection_gets_503_and_the_open_ones_go_on() {
 fn an_upgrade_with_no_thread_for_its_writer_gets_503_not_101() {
     let server = start_server_with(|c| c.http.max_threads = Some(1));
     let mut c = connect(server.addr);
-    c.send(&ws_handshake("/echo", &[]));
+    c.send(&ws_handshake("/ws", &[]));
     let (head, body) = c.response();
     assert_eq!(head.raw, REFUSED.replace("Connection: close\r\n", ""));
     assert_eq!(body, "server at its thread limit\n");

@@ -63,6 +63,8 @@ fn open_with(queue: usize, send_wait: Duration) -> Pair {
         max_frame: 1 << 20,
         permit: None,
         metrics: Arc::new(Metrics::default()),
+        timer: None,
+        threads: None,
     };
     let (shutdown, shutdown_rx) = bounded(0);
     let stream = Arc::new(server_stream);

@@ -12,23 +12,18 @@
 
 use std::sync::Arc;
 
+use super::App;
 use crate::error::Result;
 use crate::http::exchange::{Exchange, Outcome};
 use crate::metrics::Kind;
-use crate::ws::{self, Options, handshake};
+use crate::ws::{self, handshake};
 
 /// `GET /echo`, `GET /socket` (no heartbeat) and `GET /ws` (heartbeat).
-pub fn echo(x: &mut Exchange, heartbeat: bool) -> Result<Outcome> {
+pub fn echo(x: &mut Exchange, app: &App, heartbeat: bool) -> Result<Outcome> {
     let accepted = handshake::check(x.req, &x.shared.config.ws)?;
-    // The writer's thread is had before the 101: past it, a 503 can still be sent.
-    let permit = x.shared.threads.acquire()?;
+    let options = app.ws_options(x.shared, heartbeat)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
-    let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
-    options.permit = Some(permit);
-    if heartbeat {
-        options.heartbeat = Some(x.shared.config.ws.heartbeat);
-    }
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.shutdown.clone();
     let (conn, incoming) = ws::start(Arc::clone(x.stream), leftover, x.peer, options, shutdown)?;

@@ -14,9 +14,12 @@
 //! hub, and returns an [`Outcome`](crate::http::exchange::Outcome) or an
 //! error for the one error writer to answer.
 
+mod app;
 pub mod demos;
 pub mod echo;
 pub mod health;
 pub mod params;
 pub mod static_files;
 pub mod topics;
+
+pub use app::App;

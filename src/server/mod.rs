@@ -24,12 +24,14 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS};
 use crate::connection;
+use crate::endpoints::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
+use crate::ws;
 use conns::Connections;
 
 /// How long the accept loop pauses after a failed `accept`.
@@ -42,7 +44,7 @@ pub struct Server {
     listener: Arc<TcpListener>,
     conns: Arc<Connections>,
     shared: Arc<Shared>,
-    hub: Arc<Hub>,
+    app: Arc<App>,
     addr: SocketAddr,
 }
 
@@ -73,11 +75,17 @@ impl Server {
             metrics,
             config,
         });
+        let ws = &shared.config.ws;
+        let ws_timer = ws::start_timer(
+            ws.ping_interval,
+            ws.timeout,
+            conns.shutdown_signal().clone(),
+        )?;
         Ok(Server {
             listener,
             conns,
             shared,
-            hub,
+            app: Arc::new(App { hub, ws_timer }),
             addr,
         })
     }
@@ -153,7 +161,7 @@ impl Server {
             refuse(&stream, "server at its thread limit");
             return;
         };
-        let (shared, hub) = (Arc::clone(&self.shared), Arc::clone(&self.hub));
+        let (shared, app) = (Arc::clone(&self.shared), Arc::clone(&self.app));
         let spawned = thread::Builder::new()
             .name(format!("conn-{peer}"))
             .stack_size(self.shared.config.http.thread_stack_bytes)
@@ -161,7 +169,7 @@ impl Server {
                 let stream = Arc::clone(&stream);
                 move || {
                     let _permit = permit;
-                    connection::handle(stream, peer, &shared, &hub, ticket);
+                    connection::handle(stream, peer, &shared, &app, ticket);
                 }
             });
         if let Err(e) = spawned {

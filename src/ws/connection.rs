@@ -13,8 +13,8 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, bounded};
@@ -23,10 +23,10 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketContext};
 
-use super::inner::{Inner, Parts};
+use super::inner::{Inner, Kit, Parts};
 use super::options::Options;
 use super::reader::Incoming;
-use super::writer;
+use super::{on_demand, writer};
 
 /// A handle to one WebSocket: cheap to clone, usable from any thread.
 #[derive(Clone)]
@@ -68,7 +68,22 @@ pub fn start(
     let (wake_tx, wake) = bounded(1);
     let (close_requests, close_rx) = bounded(1);
     let (reader_alive, reader_done) = bounded::<()>(0);
-    let (writer_alive_tx, writer_alive) = bounded::<()>(0);
+    let (alive, writer_alive) = bounded::<()>(0);
+    // With the server's shared timer, writers start only when needed.
+    let on_demand = options.timer.is_some() && options.heartbeat.is_none();
+    let kit = Kit {
+        id,
+        wake,
+        close_rx,
+        reader_done,
+        shutdown,
+        alive: Mutex::new(Some(alive)),
+        ping_interval: options.ping_interval,
+        timeout: options.timeout,
+        heartbeat: options.heartbeat,
+        on_demand,
+        threads: options.threads.clone(),
+    };
     let inner = Arc::new(Inner::new(Parts {
         peer,
         stream,
@@ -79,18 +94,31 @@ pub fn start(
         writer_alive,
         send_wait: options.send_wait,
         metrics: Arc::clone(&options.metrics),
+        kit,
     }));
-    let channels = writer::Channels {
-        wake,
-        close_rx,
-        reader_done,
-        shutdown,
-        _alive: writer_alive_tx,
+    start_writing(&inner, options)?;
+    let incoming = Incoming::new(Arc::clone(&inner), unparsed, reader_alive);
+    let how = if on_demand {
+        "writer on demand"
+    } else {
+        "one writer"
     };
-    let handle = writer::spawn(id, Arc::clone(&inner), channels, options)?;
-    let incoming = Incoming::new(Arc::clone(&inner), unparsed, reader_alive, handle);
-    debug!("{peer} websocket open (ws-write-{id})");
+    debug!("{peer} websocket open (ws-{id}, {how})");
     Ok((Connection { inner }, incoming))
+}
+
+/// Hands the connection to the shared timer (writers on demand), or
+/// starts its one writer for life.
+fn start_writing(inner: &Arc<Inner>, options: Options) -> io::Result<()> {
+    match &options.timer {
+        Some(timer) if inner.kit.on_demand => timer.register(inner),
+        _ => {
+            let handle = writer::spawn(inner, options.permit)?;
+            inner.outbox().writer_running = true;
+            *inner.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        }
+    }
+    Ok(())
 }
 
 impl Connection {
@@ -135,6 +163,7 @@ impl Connection {
             };
             // The slot is free: nothing else sends on it after start_closing.
             let _ = self.inner.close_requests.try_send(frame);
+            on_demand::ensure(&self.inner, &mut self.inner.outbox());
         }
     }
 
@@ -148,7 +177,12 @@ impl Connection {
         self.inner.peer
     }
 
-    pub(super) fn inner(&self) -> &Inner {
+    pub(super) fn inner(&self) -> &Arc<Inner> {
         &self.inner
+    }
+
+    /// The handle of a connection the shared timer holds.
+    pub(super) fn from_inner(inner: Arc<Inner>) -> Connection {
+        Connection { inner }
     }
 }

@@ -28,6 +28,7 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::connection::{Connection, SendError};
 use super::inner::{Inner, Outbox};
+use super::on_demand;
 use crate::send_now::send_now;
 
 /// What [`Connection::offer`] did.
@@ -97,6 +98,10 @@ impl Connection {
                 && let Some(frame) = frame
                 && let Some(done) = send_direct(inner, &mut outbox, frame)
             {
+                if outbox.owned {
+                    // Half a frame went: the writer sends the rest.
+                    on_demand::ensure(inner, &mut outbox);
+                }
                 return done;
             }
             if outbox.queue.len() < inner.outbox_cap
@@ -105,6 +110,7 @@ impl Connection {
                 outbox.queue.push_back(message());
                 outbox.owned = true;
                 let _ = inner.wake_tx.try_send(());
+                on_demand::ensure(inner, &mut outbox);
                 return Offered::Queued;
             }
             let left = deadline.map_or(Duration::ZERO, |d| {
@@ -129,9 +135,21 @@ impl Connection {
     pub fn enqueue(&self, messages: impl IntoIterator<Item = Message>) {
         let inner = self.inner();
         let mut outbox = inner.outbox();
+        let before = outbox.queue.len();
         outbox.queue.extend(messages);
-        outbox.owned = true;
-        let _ = inner.wake_tx.try_send(());
+        if outbox.queue.len() > before {
+            outbox.owned = true;
+            let _ = inner.wake_tx.try_send(());
+            on_demand::ensure(inner, &mut outbox);
+        }
+    }
+
+    /// Pings the client from the calling thread when nothing waits, else
+    /// through the writer (the shared timer's ping).
+    pub(super) fn ping(&self) {
+        const PING: [u8; 2] = [0x89, 0x00];
+        let frame = Bytes::from_static(&PING);
+        let _ = self.offer_until(Some(&frame), || Message::Ping(Bytes::new()), None);
     }
 }
 

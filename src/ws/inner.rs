@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,6 +22,7 @@ use tungstenite::protocol::{CloseFrame, WebSocketContext};
 
 use super::feed::Feed;
 use crate::metrics::Metrics;
+use crate::threads::ThreadBudget;
 
 /// How long the writer waits for the client's reply to our close frame.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -43,7 +45,13 @@ pub(super) struct Inner {
     pub close_requests: Sender<CloseFrame>,
     // Time of the last bytes from the client; read by the writer's deadline.
     heard: Mutex<Instant>,
+    // Time of the last ping the shared timer sent.
+    pinged: Mutex<Instant>,
     pub writer_alive: Receiver<()>,
+    /// What it takes to start a writer thread, again and again.
+    pub kit: Kit,
+    /// The writer thread running now, if any, for the reader to join.
+    pub writer: Mutex<Option<JoinHandle<()>>>,
     pub send_wait: Duration,
     pub metrics: Arc<Metrics>,
     // Set by whoever first decides to close (a caller, the writer, the
@@ -61,6 +69,30 @@ pub(super) struct Outbox {
     /// under the protocol lock, and written before anything else.
     pub rest: Option<Bytes>,
     pub queue: VecDeque<Message>,
+    /// A writer thread is running (or starting).
+    pub writer_running: bool,
+    /// The reader has ended: no writer is started any more.
+    pub reader_ended: bool,
+}
+
+/// Everything a writer thread is started with.
+pub(super) struct Kit {
+    pub id: u64,
+    pub wake: Receiver<()>,
+    pub close_rx: Receiver<CloseFrame>,
+    pub reader_done: Receiver<()>,
+    pub shutdown: Receiver<()>,
+    /// Cloned into each writer; dropped by the reader at its end, so
+    /// `Connection::closed` fires once the reader and every writer are done.
+    pub alive: Mutex<Option<Sender<()>>>,
+    pub ping_interval: Duration,
+    pub timeout: Duration,
+    pub heartbeat: Option<Duration>,
+    /// Started only while something waits (pings and silence are the
+    /// shared timer's); else one writer runs for the connection's life.
+    pub on_demand: bool,
+    /// Where an on-demand writer gets its place.
+    pub threads: Option<Arc<ThreadBudget>>,
 }
 
 /// The parts of [`Inner`] made by `start`.
@@ -74,6 +106,7 @@ pub(super) struct Parts {
     pub writer_alive: Receiver<()>,
     pub send_wait: Duration,
     pub metrics: Arc<Metrics>,
+    pub kit: Kit,
 }
 
 impl Inner {
@@ -84,8 +117,10 @@ impl Inner {
             context: Mutex::new(parts.context),
             // Owned by the writer until its first drain: nothing is sent
             // before what the starter queued (a replay).
+            // A writer for the connection's life owns the socket until its
+            // first drain: nothing is sent before what the starter queued.
             outbox: Mutex::new(Outbox {
-                owned: true,
+                owned: !parts.kit.on_demand,
                 ..Outbox::default()
             }),
             outbox_cap: parts.outbox_cap,
@@ -93,7 +128,10 @@ impl Inner {
             room: Condvar::new(),
             close_requests: parts.close_requests,
             heard: Mutex::new(Instant::now()),
+            pinged: Mutex::new(Instant::now()),
             writer_alive: parts.writer_alive,
+            kit: parts.kit,
+            writer: Mutex::new(None),
             send_wait: parts.send_wait,
             metrics: parts.metrics,
             close_started: AtomicBool::new(false),
@@ -197,5 +235,26 @@ impl Inner {
     /// When the client last sent anything.
     pub fn last_heard(&self) -> Instant {
         *self.heard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An on-demand writer with nothing to write steps down; false when
+    /// something waits or a close is under way.
+    pub fn try_retire(&self) -> bool {
+        let mut outbox = self.outbox();
+        if outbox.owned || !outbox.queue.is_empty() || self.closing() {
+            return false;
+        }
+        outbox.writer_running = false;
+        true
+    }
+
+    /// Whether a ping is due; if so, notes it as sent now.
+    pub fn ping_due(&self, now: Instant) -> bool {
+        let mut pinged = self.pinged.lock().unwrap_or_else(|p| p.into_inner());
+        let due = now >= *pinged + self.kit.ping_interval;
+        if due {
+            *pinged = now;
+        }
+        due
     }
 }

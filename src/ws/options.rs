@@ -6,9 +6,10 @@ use std::time::Duration;
 use tungstenite::protocol::WebSocketConfig;
 
 use super::inner::READ_CHUNK;
+use super::timer::Timer;
 use crate::config::{Config, WsConfig};
 use crate::metrics::Metrics;
-use crate::threads::Permit;
+use crate::threads::{Permit, ThreadBudget};
 
 /// How a connection behaves; see [`WsConfig`].
 pub struct Options {
@@ -29,8 +30,14 @@ pub struct Options {
     pub max_frame: usize,
     /// Where written bytes are counted.
     pub metrics: Arc<Metrics>,
-    /// The writer thread's place in the thread budget, held while it runs.
+    /// The writer thread's place in the thread budget, held while it runs
+    /// (a writer for the connection's life).
     pub permit: Option<Permit>,
+    /// The server's shared timer: pings and silence for every connection,
+    /// and writers started only when needed (unless `heartbeat` is set).
+    pub timer: Option<Arc<Timer>>,
+    /// Where on-demand writers get their places.
+    pub threads: Option<Arc<ThreadBudget>>,
 }
 
 impl Options {
@@ -47,6 +54,8 @@ impl Options {
             max_message: ws.max_message_bytes,
             max_frame: ws.max_frame_bytes,
             permit: None,
+            timer: None,
+            threads: None,
         }
     }
 

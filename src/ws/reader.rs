@@ -7,7 +7,6 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use log::{debug, info};
@@ -35,7 +34,6 @@ pub struct Incoming {
     unparsed: bool,
     // Dropped when reading ends; the writer selects on it.
     reader_alive: Option<Sender<()>>,
-    writer: Option<JoinHandle<()>>,
 }
 
 impl Iterator for Incoming {
@@ -56,12 +54,7 @@ impl Iterator for Incoming {
 }
 
 impl Incoming {
-    pub(super) fn new(
-        inner: Arc<Inner>,
-        unparsed: bool,
-        reader_alive: Sender<()>,
-        writer: JoinHandle<()>,
-    ) -> Self {
+    pub(super) fn new(inner: Arc<Inner>, unparsed: bool, reader_alive: Sender<()>) -> Self {
         Incoming {
             inner,
             buf: vec![0; READ_CHUNK],
@@ -69,7 +62,6 @@ impl Incoming {
             failed: false,
             unparsed,
             reader_alive: Some(reader_alive),
-            writer: Some(writer),
         }
     }
 
@@ -169,14 +161,31 @@ impl Incoming {
         }
     }
 
-    /// Reading is over: tell the writer, close the socket, wait for the writer.
+    /// Reading is over: tell the writer, close the socket, wait for the
+    /// writer, and start no other.
     fn end(&mut self) {
-        self.reader_alive = None;
+        if self.reader_alive.take().is_none() {
+            return;
+        }
         // The server closes the TCP connection first (RFC 6455, 7.1.1).
         let _ = self.inner.stream.shutdown(Shutdown::Both);
-        if let Some(writer) = self.writer.take() {
+        self.inner.outbox().reader_ended = true;
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(writer) = writer {
             let _ = writer.join();
         }
+        // `Connection::closed` fires once no writer holds a clone either.
+        self.inner
+            .kit
+            .alive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 }
 

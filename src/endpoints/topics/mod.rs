@@ -32,18 +32,19 @@ mod stream;
 mod wire;
 mod ws;
 
+use super::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
-use crate::hub::Hub;
 use wire::Framing;
 
 /// Routes `/topics/` + `rest`.
-pub fn route(x: &mut Exchange, hub: &Hub, rest: &str) -> Result<Outcome> {
+pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
+    let hub = &app.hub;
     match rest.split_once('/') {
         None => publish::publish(x, hub, rest),
         Some((topic, "sse")) => stream::subscribe(x, hub, topic, Framing::Sse),
         Some((topic, "stream")) => stream::subscribe(x, hub, topic, Framing::Ndjson),
-        Some((topic, "ws")) => ws::subscribe(x, hub, topic),
+        Some((topic, "ws")) => ws::subscribe(x, app, topic),
         Some(_) => Err(Error::NotFound),
     }
 }

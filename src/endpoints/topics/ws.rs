@@ -22,15 +22,17 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::publish::may_publish;
 use super::wire::{gap_json, json_object};
+use crate::endpoints::App;
 use crate::endpoints::params::cursor;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
 use crate::hub::{Hub, Offer, Published, Sink, Subscription};
 use crate::metrics::Kind;
-use crate::ws::{self, Incoming, Offered, Options, handshake};
+use crate::ws::{self, Incoming, Offered, handshake};
 
 /// Upgrades, subscribes, and publishes what the client sends until it ends.
-pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
+pub fn subscribe(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
+    let hub = &app.hub;
     let accepted = handshake::check(x.req, &x.shared.config.ws)?;
     let json = match x.req.query("format") {
         None | Some("text") => false,
@@ -41,12 +43,9 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
     let publisher = may_publish(x.req, x.shared.config.topics.publish_token.as_deref());
     let sink = Arc::new(WsSink::new(json, x.shared.config.topics.subscriber_queue));
     let mut sub = hub.subscribe(topic, since, Arc::clone(&sink) as Arc<dyn Sink>)?;
-    // The writer's thread is had before the 101: past it, a 503 can still be sent.
-    let permit = x.shared.threads.acquire()?;
+    let mut options = app.ws_options(x.shared, false)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
-    let mut options = Options::from_config(&x.shared.config, &x.shared.metrics);
-    options.permit = Some(permit);
     // A subscriber falls behind by the same measure on every transport.
     options.queue = x.shared.config.topics.subscriber_queue;
     let leftover = x.inbound.take_all();
