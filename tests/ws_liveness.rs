@@ -1,11 +1,13 @@
 //! A WebSocket is closed for silence when, and only when, its client is
 //! silent: a client that answers every ping is never closed, however close
-//! the ping interval is to the silence deadline.
+//! the ping interval is to the silence deadline. Both ways the server keeps
+//! the clock: the shared timer (`/echo`), and a writer for the connection's
+//! life (`/ws`).
 //!
 //! ```text
-//! server → client   89 00            ping (every 100 ms here)
+//! server → client   89 00            ping (every 400 ms here)
 //! client → server   8a 80 <mask>     pong
-//! ...               (the deadline, 150 ms after the last thing heard, moves on)
+//! ...               (the deadline, 600 ms after the last thing heard, moves on)
 //! client → server   81 85 <mask> "still"   → echoed: 81 05 "still"
 //! ```
 
@@ -19,23 +21,32 @@ const PING: u8 = 0x9;
 const PONG: u8 = 0xa;
 const TEXT: u8 = 0x1;
 
-/// An `/echo` WebSocket on a server that pings every 100 ms and closes a
-/// client silent for 150 ms.
-fn quick_pings() -> (support::TestServer, Client) {
+/// A WebSocket on `path` of a server that pings every 400 ms and closes a
+/// client silent for 600 ms (and sends `/ws` heartbeats only hourly).
+fn quick_pings(path: &str) -> (support::TestServer, Client) {
     let server = start_server_with(|c| {
-        c.ws.ping_interval = Duration::from_millis(100);
-        c.ws.timeout = Duration::from_millis(150);
+        c.ws.ping_interval = Duration::from_millis(400);
+        c.ws.timeout = Duration::from_millis(600);
+        c.ws.heartbeat = Duration::from_secs(3600);
     });
-    let c = ws_connect(server.addr, "/echo");
+    let c = ws_connect(server.addr, path);
     (server, c)
 }
 
 #[test]
 fn a_client_that_answers_every_ping_is_never_closed_for_silence() {
-    let (_server, mut c) = quick_pings();
-    // Ten pings answered: a second of the deadline being moved on, each
-    // time from a pong that came after the writer set it.
-    for n in 1..=10 {
+    answers_pings_and_stays(&mut quick_pings("/echo").1);
+}
+
+#[test]
+fn a_lasting_writer_keeps_a_client_that_answers_pings_too() {
+    answers_pings_and_stays(&mut quick_pings("/ws").1);
+}
+
+/// Five pings answered: two seconds of the deadline being moved on, each
+/// time from a pong that came after the deadline was last set.
+fn answers_pings_and_stays(c: &mut Client) {
+    for n in 1..=5 {
         let (fin, opcode, payload) = c.read_frame();
         assert!(fin);
         assert_eq!(
@@ -59,7 +70,7 @@ fn a_client_that_answers_every_ping_is_never_closed_for_silence() {
 
 #[test]
 fn a_silent_client_is_still_closed_with_1001() {
-    let (_server, mut c) = quick_pings();
+    let (_server, mut c) = quick_pings("/echo");
     loop {
         let (_, opcode, payload) = c.read_frame();
         if opcode == PING {

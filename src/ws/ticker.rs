@@ -4,7 +4,7 @@
 //! could not be started, and at shutdown closes every connection (1001).
 //!
 //! ```text
-//! ws-timer, every min(ping, timeout) / 4 (5 ms to 1 s):
+//! ws-timer, every min(ping, timeout − ping) / 4 (5 ms to 1 s):
 //!   for each connection:
 //!     closing?                         → its writer handles it
 //!     heard nothing for the timeout?   → close 1001 "client silent"
@@ -44,7 +44,10 @@ pub fn start_timer(
     timeout: Duration,
     shutdown: Receiver<()>,
 ) -> io::Result<Arc<Timer>> {
-    let period = (ping_interval.min(timeout) / 4).clamp(MIN_PERIOD, MAX_PERIOD);
+    // A ping sent late by a scan leaves the client less time to answer
+    // before the silence deadline: scan often next to the margin between them.
+    let margin = timeout.saturating_sub(ping_interval);
+    let period = (ping_interval.min(margin) / 4).clamp(MIN_PERIOD, MAX_PERIOD);
     let timer = Arc::new(Timer::new());
     let shared = Arc::clone(&timer);
     thread::Builder::new()
