@@ -351,3 +351,22 @@ fn resuming_while_another_thread_publishes_has_no_gap_and_no_duplicate() {
         );
     }
 }
+
+#[test]
+fn a_websocket_replay_longer_than_the_queue_is_not_falling_behind() {
+    let server = start_server_with(|c| c.topics.subscriber_queue = 4);
+    let mut publisher = connect(server.addr);
+    for i in 1..=10 {
+        publish_ok(&mut publisher, "long", &format!("m{i}"));
+    }
+    // The upgrade and a message to publish in one write: the publish is
+    // offered while the ten replayed messages still wait to be written.
+    let mut c = connect(server.addr);
+    let mut raw = support::ws_handshake("/topics/long/ws?format=json&since=0", &[]);
+    raw.extend(support::ws_frame(0x1, b"m11", true, true));
+    c.send(&raw);
+    assert_eq!(c.head().status, 101);
+    for i in 1..=11 {
+        assert_eq!(ws_json_message(&mut c), (i, format!("m{i}")));
+    }
+}

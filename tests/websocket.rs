@@ -725,3 +725,23 @@ fn expect_echo_among_heartbeats(c: &mut Client, text: &[u8]) {
     }
     panic!("no echo among 100 heartbeats");
 }
+
+#[test]
+fn a_client_that_breaks_the_protocol_and_stays_open_is_ended() {
+    let server = start_server();
+    let mut c = ws_connect(server.addr, "/echo");
+    // An unmasked client frame: a protocol error, answered with 1002 and FIN.
+    c.send(&[0x81, 0x02, b'h', b'i']);
+    let (_, opcode, payload) = c.read_frame();
+    assert_eq!((opcode, ws_close_code(&payload)), (0x8, 1002));
+    // The FIN came with the close; the client never answers the close and
+    // never hangs up, yet the server ends the connection itself, thread and
+    // all, within its close wait (no event announces that: the gauge is polled).
+    c.expect_closed();
+    let ws = "tinypush_connections{kind=\"ws\"}";
+    assert!(
+        wait_until(Duration::from_secs(3), || metric(server.addr, ws) == 0),
+        "the connection is still open"
+    );
+    drop(c);
+}

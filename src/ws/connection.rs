@@ -113,8 +113,8 @@ fn start_writing(inner: &Arc<Inner>, options: Options) -> io::Result<()> {
     match &options.timer {
         Some(timer) if inner.kit.on_demand => timer.register(inner),
         _ => {
-            let handle = writer::spawn(inner, options.permit)?;
             inner.outbox().writer_running = true;
+            let handle = writer::spawn(inner, options.permit)?;
             *inner.writer.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         }
     }

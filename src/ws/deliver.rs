@@ -104,7 +104,7 @@ impl Connection {
                 }
                 return done;
             }
-            if outbox.queue.len() < inner.outbox_cap
+            if outbox.queue.len() - outbox.replayed < inner.outbox_cap
                 && let Some(message) = message.take()
             {
                 outbox.queue.push_back(message());
@@ -137,6 +137,7 @@ impl Connection {
         let mut outbox = inner.outbox();
         let before = outbox.queue.len();
         outbox.queue.extend(messages);
+        outbox.replayed += outbox.queue.len() - before;
         if outbox.queue.len() > before {
             outbox.owned = true;
             let _ = inner.wake_tx.try_send(());
@@ -148,6 +149,14 @@ impl Connection {
     /// through the writer (the shared timer's ping).
     pub(super) fn ping(&self) {
         const PING: [u8; 2] = [0x89, 0x00];
+        {
+            let inner = self.inner();
+            let outbox = inner.outbox();
+            if outbox.queue.len() - outbox.replayed >= inner.outbox_cap {
+                // Its backlog keeps the socket busy: a ping would only close it.
+                return;
+            }
+        }
         let frame = Bytes::from_static(&PING);
         let _ = self.offer_until(Some(&frame), || Message::Ping(Bytes::new()), None);
     }

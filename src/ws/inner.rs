@@ -57,6 +57,9 @@ pub(super) struct Inner {
     // Set by whoever first decides to close (a caller, the writer, the
     // reader failing the connection); later closes are no-ops.
     close_started: AtomicBool,
+    // When the close started: a close with no writer to finish it is ended
+    // by the timer.
+    closing_since: Mutex<Option<Instant>>,
 }
 
 /// Frames offered by other threads that could not be sent at once.
@@ -69,6 +72,9 @@ pub(super) struct Outbox {
     /// under the protocol lock, and written before anything else.
     pub rest: Option<Bytes>,
     pub queue: VecDeque<Message>,
+    /// Of `queue`, the messages put there by `enqueue` (a replay): they do
+    /// not count against the cap, which measures falling behind live.
+    pub replayed: usize,
     /// A writer thread is running (or starting).
     pub writer_running: bool,
     /// The reader has ended: no writer is started any more.
@@ -115,8 +121,6 @@ impl Inner {
             peer: parts.peer,
             stream: parts.stream,
             context: Mutex::new(parts.context),
-            // Owned by the writer until its first drain: nothing is sent
-            // before what the starter queued (a replay).
             // A writer for the connection's life owns the socket until its
             // first drain: nothing is sent before what the starter queued.
             outbox: Mutex::new(Outbox {
@@ -135,6 +139,7 @@ impl Inner {
             send_wait: parts.send_wait,
             metrics: parts.metrics,
             close_started: AtomicBool::new(false),
+            closing_since: Mutex::new(None),
         }
     }
 
@@ -196,6 +201,7 @@ impl Inner {
                     return Ok(());
                 }
                 self.room.notify_all();
+                outbox.replayed = 0;
                 std::mem::take(&mut outbox.queue)
             };
             let mut io = Feed::writer(&self.stream, &self.metrics);
@@ -217,9 +223,18 @@ impl Inner {
     /// waiting for room give up.
     pub fn start_closing(&self) -> bool {
         let first = !self.close_started.swap(true, Ordering::SeqCst);
+        if first {
+            *self.closing_since.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
         let _outbox = self.outbox();
         self.room.notify_all();
         first
+    }
+
+    /// How long ago the close started, if it has.
+    pub fn closing_for(&self) -> Option<Duration> {
+        let since = *self.closing_since.lock().unwrap_or_else(|p| p.into_inner());
+        since.map(|t| t.elapsed())
     }
 
     /// Whether a close has started.

@@ -19,6 +19,7 @@ use crate::error::is_timeout;
 
 use super::feed::Feed;
 use super::inner::{Inner, READ_CHUNK};
+use super::on_demand;
 
 /// The reading side: an iterator over the client's text and binary
 /// messages, reading the socket on the caller's thread. It ends when the
@@ -127,7 +128,12 @@ impl Incoming {
                 // Ping (tungstenite queued the pong; the next read sends it), pong.
                 Ok(_) => {}
                 Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Continue(()));
+                    // A pong tungstenite could not finish must not be left
+                    // half-written for the next frame to follow.
+                    return Ok(match context.flush(&mut feed) {
+                        Ok(()) => Continue(()),
+                        Err(_) => Break(()),
+                    });
                 }
                 Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Ok(Break(())),
                 Err(e) => {
@@ -158,6 +164,7 @@ impl Incoming {
         if self.inner.start_closing() {
             // The writer stops sending and bounds the wait.
             let _ = self.inner.close_requests.try_send(frame);
+            on_demand::ensure(&self.inner, &mut self.inner.outbox());
         }
     }
 

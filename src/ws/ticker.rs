@@ -4,9 +4,9 @@
 //! could not be started, and at shutdown closes every connection (1001).
 //!
 //! ```text
-//! ws-timer, every min(ping, timeout − ping) / 4 (5 ms to 1 s):
+//! ws-timer, every min(ping, timeout − ping) / 4 (20 ms to 1 s):
 //!   for each connection:
-//!     closing?                         → its writer handles it
+//!     closing?                         → its writer handles it (none after 2 s: end it)
 //!     heard nothing for the timeout?   → close 1001 "client silent"
 //!     ping due?                        → 89 00, sent at once or queued
 //!     frames wait and no writer runs?  → start one
@@ -26,11 +26,12 @@ use log::debug;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::connection::Connection;
+use super::inner::CLOSE_WAIT;
 use super::on_demand;
 use super::timer::Timer;
 
 /// Shortest and longest pause between scans.
-const MIN_PERIOD: Duration = Duration::from_millis(5);
+const MIN_PERIOD: Duration = Duration::from_millis(20);
 const MAX_PERIOD: Duration = Duration::from_secs(1);
 
 /// Starts the `ws-timer` thread, scanning often enough for connections
@@ -74,6 +75,12 @@ fn run(timer: &Timer, period: Duration, shutdown: &Receiver<()>) {
 fn scan(timer: &Timer, now: Instant) {
     for inner in timer.live() {
         if inner.closing() {
+            // Its writer finishes the close within CLOSE_WAIT; with none
+            // running by then (no thread to be had), the socket ends here.
+            let stalled = inner.closing_for().is_some_and(|t| t > CLOSE_WAIT * 2);
+            if stalled && !inner.outbox().writer_running {
+                let _ = inner.stream.shutdown(std::net::Shutdown::Both);
+            }
             continue;
         }
         if now >= inner.last_heard() + inner.kit.timeout {

@@ -46,7 +46,8 @@ pub fn subscribe(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
     let mut options = app.ws_options(x.shared, false)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);
-    // A subscriber falls behind by the same measure on every transport.
+    // A subscriber falls behind by the same measure on every transport (the
+    // replay it starts with does not count).
     options.queue = x.shared.config.topics.subscriber_queue;
     let leftover = x.inbound.take_all();
     let shutdown = x.shared.shutdown.clone();

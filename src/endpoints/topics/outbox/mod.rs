@@ -132,6 +132,10 @@ impl Outbox {
         loop {
             let (rest, queue) = {
                 let mut state = self.state();
+                if state.gone {
+                    // A direct send found the client gone: end the stream now.
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
                 if state.rest.is_none() && state.queue.is_empty() {
                     if state.dropped {
                         return Ok(Drained::Dropped(state.last_id));
