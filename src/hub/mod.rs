@@ -135,7 +135,7 @@ impl Hub {
                 None => (None, Vec::new()),
                 Some(cursor) => state.replay_after(cursor),
             };
-            state.subscribers.push((key, sink));
+            state.subscribers.insert(key, sink);
             state.last_used = Instant::now();
             (Arc::clone(topic), gap, replay)
         });

@@ -31,9 +31,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.topic.lock();
-        let before = state.subscribers.len();
-        state.subscribers.retain(|(key, _)| *key != self.key);
-        let removed = before - state.subscribers.len();
+        let removed = usize::from(state.subscribers.remove(&self.key).is_some());
         state.last_used = Instant::now();
         drop(state);
         // Zero when publish already removed it as too slow (and counted that).

@@ -12,7 +12,7 @@
 //! live queue begins. The history keeps the newest message even when it
 //! alone is over the byte cap, so `latest` always has something to give.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -35,7 +35,8 @@ pub(super) struct TopicState {
     last_time_ms: u64,
     history: VecDeque<Arc<Published>>,
     history_bytes: usize,
-    pub subscribers: Vec<(u64, Arc<dyn Sink>)>,
+    /// By key: a subscriber leaving is one removal, not a scan of thousands.
+    pub subscribers: HashMap<u64, Arc<dyn Sink>>,
     pub last_used: Instant,
     // Swept out of the map: whoever finds it must look the name up again.
     pub retired: bool,
@@ -67,7 +68,7 @@ impl Topic {
                 last_time_ms: 0,
                 history: VecDeque::new(),
                 history_bytes: 0,
-                subscribers: Vec::new(),
+                subscribers: HashMap::new(),
                 last_used: Instant::now(),
                 retired: false,
             }),
@@ -114,7 +115,7 @@ impl TopicState {
         let before = self.subscribers.len();
         let mut too_slow = 0;
         self.subscribers
-            .retain(|(_, sink)| match sink.offer(message) {
+            .retain(|_, sink| match sink.offer(message) {
                 Offer::Taken => true,
                 Offer::TooSlow => {
                     too_slow += 1;
