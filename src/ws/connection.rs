@@ -1,15 +1,17 @@
 //! The handle to one WebSocket ([`Connection`]) and [`start`], which sets
-//! up the shared state and the writer thread and gives back the reader.
+//! up the shared state, hands the connection to the shared timer (or starts
+//! its writer for life), and gives back the reader.
 //!
-//! Ending: [`Connection::close`] (from any thread, idempotent) asks the
-//! writer to send a close frame; the writer then waits up to
+//! Ending: [`Connection::close`] (from any thread, idempotent) asks a
+//! writer (started for it if none runs) to send a close frame; the writer
+//! then waits up to
 //! [`CLOSE_WAIT`](super::CLOSE_WAIT) for the reader to see the client's close
 //! reply, and ends with `shutdown(Both)`, which also wakes a reader still
 //! blocked in `read`. A client that closes first gets its close echoed by
 //! tungstenite, and the reader shuts the socket down. A client that breaks
 //! the protocol gets a close frame and a FIN at once ("fail the
 //! connection"), and the reader drains what it still sends until it closes
-//! too. Either way both threads end.
+//! too, or its close wait ends. Either way every thread of it ends.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
