@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
-use tokio::time::{sleep_until, timeout};
+
+use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Outcome, Settings, Target, gone};
+use super::{Outcome, Settings, Target, counted_window};
 use crate::client::http::IO_TIMEOUT;
 use crate::client::ws::{self, WsClient};
-use crate::proc::Window;
+
 use crate::table::{Format, Row, Value};
 
 /// What each client sends: 64 bytes of text.
@@ -88,20 +88,8 @@ async fn measure(t: Target, clients: usize, length: Duration) -> Result<Run, Str
         let ws = ws::open(t.addr, "/echo").await;
         sockets.push(ws.map_err(|e| format!("echo connect: {e}"))?);
     }
-    let (start, go) = watch::channel(None);
-    let mut tasks = JoinSet::new();
-    for ws in sockets {
-        tasks.spawn(client(ws, go.clone()));
-    }
-    let window = Window::open(t.pid).map_err(gone)?;
-    let deadline = Instant::now() + length;
-    let _ = start.send(Some(deadline));
-    sleep_until(deadline.into()).await;
-    let measured = window.close().map_err(gone)?;
-    let mut round_trips = 0u64;
-    while let Some(joined) = tasks.join_next().await {
-        round_trips += joined.map_err(|e| format!("echo client: {e}"))??;
-    }
+    let (round_trips, measured) =
+        counted_window(t.pid, length, sockets, client, "echo client").await?;
     if round_trips == 0 {
         return Err("no echo came back".into());
     }

@@ -20,10 +20,16 @@ mod fanout;
 mod publish;
 mod stream;
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
 
 use crate::client::Transport;
+use crate::proc::{Measured, Window};
 use crate::stats::count;
 use crate::table::{Row, Value};
 
@@ -141,6 +147,37 @@ impl Phase {
             Phase::Connects => connects::run(t).await,
         }
     }
+}
+
+/// Starts one task per connection at the same moment, measures the server
+/// for `length`, then sums what the tasks counted (round trips, publishes).
+/// `what` names the task in an error.
+async fn counted_window<C, F, Fut>(
+    pid: u32,
+    length: Duration,
+    conns: Vec<C>,
+    task: F,
+    what: &str,
+) -> Result<(u64, Measured), String>
+where
+    F: Fn(C, watch::Receiver<Option<Instant>>) -> Fut,
+    Fut: Future<Output = Result<u64, String>> + Send + 'static,
+{
+    let (start, go) = watch::channel(None);
+    let mut tasks = JoinSet::new();
+    for conn in conns {
+        tasks.spawn(task(conn, go.clone()));
+    }
+    let window = Window::open(pid).map_err(gone)?;
+    let deadline = Instant::now() + length;
+    let _ = start.send(Some(deadline));
+    sleep_until(deadline.into()).await;
+    let measured = window.close().map_err(gone)?;
+    let mut counted = 0u64;
+    while let Some(joined) = tasks.join_next().await {
+        counted += joined.map_err(|e| format!("{what}: {e}"))??;
+    }
+    Ok((counted, measured))
 }
 
 /// Names a failed read of the server's `/proc` entries.

@@ -12,12 +12,10 @@
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio::task::JoinSet;
-use tokio::time::sleep_until;
 
-use super::{Outcome, Settings, Target, gone};
+use super::{Outcome, Settings, Target, counted_window};
 use crate::client::publisher::Publisher;
-use crate::proc::Window;
+
 use crate::table::{Format, Row, Value};
 
 /// What each publish sends: 64 bytes of text.
@@ -88,20 +86,9 @@ async fn measure(
                 .map_err(|e| format!("publisher connect: {e}"))?,
         );
     }
-    let (start, go) = watch::channel(None);
-    let mut tasks = JoinSet::new();
-    for publisher in connected {
-        tasks.spawn(publish_until(publisher, topic.to_string(), go.clone()));
-    }
-    let window = Window::open(t.pid).map_err(gone)?;
-    let deadline = Instant::now() + length;
-    let _ = start.send(Some(deadline));
-    sleep_until(deadline.into()).await;
-    let measured = window.close().map_err(gone)?;
-    let mut published = 0u64;
-    while let Some(joined) = tasks.join_next().await {
-        published += joined.map_err(|e| format!("publisher: {e}"))??;
-    }
+    let publish = |publisher, go| publish_until(publisher, topic.to_string(), go);
+    let (published, measured) =
+        counted_window(t.pid, length, connected, publish, "publisher").await?;
     if published == 0 {
         return Err("no publish succeeded".into());
     }
