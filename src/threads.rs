@@ -1,31 +1,29 @@
 //! The thread budget: how many more threads this process may start
 //! without reaching a limit that kills it.
 //!
-//! A thread costs memory mappings: its stack and the stack's guard page,
-//! and the alternate signal stack and its guard page that Rust's standard
-//! library maps as each thread starts. A process may hold at most
-//! `vm.max_map_count` mappings (65,530 by default). Past it, `spawn` may
-//! still succeed, and the mapping then fails inside the new thread, where
-//! the standard library can only abort the whole process:
+//! A thread costs memory mappings: its stack, the alternate signal stack
+//! Rust maps as it starts, and a guard page each. Past `vm.max_map_count`
+//! (65,530 by default), `spawn` may still succeed and the mapping then fail
+//! inside the new thread, where the standard library can only abort:
 //!
 //! ```text
 //! failed to set up alternative stack guard page: Cannot allocate memory
 //! fatal runtime error: failed to initiate panic, error 5, aborting
 //! ```
 //!
-//! That cannot be caught after the fact, so it is prevented before: at start
-//! the budget reads the limits, measures what one thread really costs (the
-//! mappings added by starting one), and keeps a count. Every connection
+//! That cannot be caught, so it is prevented: at start the budget reads the
+//! limits, measures the mappings one thread adds, and keeps a count. Every connection
 //! thread and every WebSocket writer takes a [`Permit`] first; with none
-//! left, the client gets 503 and the process goes on.
+//! left, the client gets 503 and the process goes on. New connections stop
+//! a sixteenth short of the budget: the open ones keep room to start the
+//! writer threads their backlogs need.
 //!
 //! ```text
 //! budget = min( (max_map_count − mappings now − reserve) / mappings per thread,
 //!               pid_max − threads on the machine now − reserve,
 //!               --max-threads if given )
 //! ```
-//!
-//! Linux only (`/proc`). Where a limit cannot be read, it does not bound.
+//! (Linux only: `/proc`; a limit that cannot be read does not bound.)
 
 use std::fs;
 use std::sync::Arc;
@@ -37,8 +35,7 @@ use log::info;
 
 use crate::error::{Error, Result};
 
-/// Mappings kept free for everything that is not a thread's stack: the
-/// allocator's arenas, files, the binary and its libraries.
+/// Mappings kept free for the allocator's arenas, files and libraries.
 const RESERVED_MAPPINGS: usize = 4096;
 /// Machine-wide thread ids kept free for other processes.
 const RESERVED_PIDS: usize = 512;
@@ -52,7 +49,7 @@ pub struct ThreadBudget {
     used: AtomicUsize,
 }
 
-/// One started thread's place in the budget; dropping it frees the place.
+/// One started thread's place in the budget; dropping it frees it.
 #[derive(Debug)]
 pub struct Permit {
     budget: Arc<ThreadBudget>,
@@ -63,7 +60,7 @@ pub struct Permit {
 pub struct Limits {
     /// `vm.max_map_count`, if readable.
     pub max_map_count: Option<usize>,
-    /// Mappings this process holds now, if readable.
+    /// Mappings held now, if readable.
     pub mappings_now: Option<usize>,
     /// Mappings one thread adds.
     pub mappings_per_thread: usize,
@@ -121,19 +118,30 @@ impl ThreadBudget {
         let limit = limits.budget();
         info!(
             "thread budget {limit} (vm.max_map_count {}, {} mappings per thread, {} free thread ids)",
-            show(limits.max_map_count),
+            shown(limits.max_map_count),
             limits.mappings_per_thread,
-            show(limits.free_pids)
+            shown(limits.free_pids)
         );
         ThreadBudget::new(limit)
     }
 
     /// A place for one more thread, or `None` when the budget is spent.
     pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        self.take_below(self.limit)
+    }
+
+    /// A place for a new connection's thread: connections stop a sixteenth
+    /// short of the budget, so that the connections already open can still
+    /// start the writer threads their backlogs need.
+    pub fn try_acquire_connection(self: &Arc<Self>) -> Option<Permit> {
+        self.take_below(self.limit - self.limit / 16)
+    }
+
+    fn take_below(self: &Arc<Self>, limit: usize) -> Option<Permit> {
         let taken = self
             .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used < self.limit).then_some(used + 1)
+                (used < limit).then_some(used + 1)
             });
         taken.ok().map(|_| Permit {
             budget: Arc::clone(self),
@@ -166,7 +174,7 @@ impl Drop for Permit {
     }
 }
 
-fn show(n: Option<usize>) -> String {
+fn shown(n: Option<usize>) -> String {
     n.map_or_else(|| "unknown".into(), |n| n.to_string())
 }
 
@@ -271,6 +279,17 @@ mod tests {
         let _c = budget.try_acquire().expect("a freed place");
         drop(b);
         assert_eq!(budget.used(), 1);
+    }
+
+    #[test]
+    fn connections_leave_a_sixteenth_for_writers() {
+        let budget = ThreadBudget::new(32);
+        let conns: Vec<_> = (0..32)
+            .map_while(|_| budget.try_acquire_connection())
+            .collect();
+        let writers: Vec<_> = (0..32).map_while(|_| budget.try_acquire()).collect();
+        assert_eq!((conns.len(), writers.len()), (30, 2));
+        assert!(ThreadBudget::new(1).try_acquire_connection().is_some());
     }
 
     #[test]

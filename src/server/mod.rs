@@ -153,7 +153,7 @@ impl Server {
             return;
         };
         // A thread past the budget could abort the whole process (see threads.rs).
-        let Some(permit) = self.shared.threads.try_acquire() else {
+        let Some(permit) = self.shared.threads.try_acquire_connection() else {
             debug!(
                 "{peer} refused: {} threads running",
                 self.shared.threads.used()
