@@ -194,12 +194,7 @@ impl Run<'_> {
 
 /// Rows filled at every start, whatever the phase.
 fn start_rows() -> Vec<Row> {
-    let row = |key: &str, label: &str| Row {
-        key: key.into(),
-        section: 7,
-        label: label.into(),
-        format: Format::Tenths,
-    };
+    let row = |key: &str, label: &str| Row::new(key, 7, label, Format::Tenths);
     vec![
         row("rss-start", "RSS at start, MiB"),
         row("binary", "binary size, MiB"),

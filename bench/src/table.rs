@@ -78,6 +78,23 @@ pub struct Row {
     pub format: Format,
 }
 
+impl Row {
+    /// A row of `section`, known by `key`, printed as `label` in `format`.
+    pub fn new(
+        key: impl Into<String>,
+        section: u8,
+        label: impl Into<String>,
+        format: Format,
+    ) -> Row {
+        Row {
+            key: key.into(),
+            section,
+            label: label.into(),
+            format,
+        }
+    }
+}
+
 /// One measurement of one row in one rep.
 #[derive(Debug, Clone)]
 pub struct Value {
@@ -211,12 +228,7 @@ mod tests {
     #[test]
     fn cells_footnotes_and_idle() {
         let mut t = Table::new(vec!["a".into(), "b".into()]);
-        let row = |key: &str, section| Row {
-            key: key.into(),
-            section,
-            label: key.into(),
-            format: Format::Whole,
-        };
+        let row = |key: &str, section| Row::new(key, section, key, Format::Whole);
         t.add_rows(vec![row("late", 2), row("early", 1)]);
         for (n, idle) in [(10.0, 0.2), (30.0, 0.4), (20.0, 0.3)] {
             t.value(

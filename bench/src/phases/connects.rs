@@ -30,12 +30,8 @@ const EACH_LIMIT: Duration = Duration::from_secs(15);
 
 /// The row this phase fills.
 pub fn rows() -> Vec<Row> {
-    vec![Row {
-        key: "connects".into(),
-        section: 6,
-        label: "1,000 connects at once: listen overflows (requests answered)".into(),
-        format: Format::Overflows,
-    }]
+    let label = "1,000 connects at once: listen overflows (requests answered)";
+    vec![Row::new("connects", 6, label, Format::Overflows)]
 }
 
 /// Runs one rep.

@@ -31,12 +31,7 @@ const CLIENTS: [usize; 2] = [1, 50];
 
 /// The rows this phase fills.
 pub fn rows() -> Vec<Row> {
-    let row = |key: &str, label: &str, format| Row {
-        key: key.into(),
-        section: 0,
-        label: label.into(),
-        format,
-    };
+    let row = |key: &str, label: &str, format| Row::new(key, 0, label, format);
     vec![
         row(
             "echo-1",

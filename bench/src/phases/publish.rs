@@ -26,12 +26,7 @@ const PUBLISHERS: [usize; 2] = [1, 16];
 
 /// The rows this phase fills.
 pub fn rows() -> Vec<Row> {
-    let row = |key: &str, label: &str, format| Row {
-        key: key.into(),
-        section: 5,
-        label: label.into(),
-        format,
-    };
+    let row = |key: &str, label: &str, format| Row::new(key, 5, label, format);
     vec![
         row(
             "publish-1",

@@ -26,12 +26,8 @@ const MESSAGE_BYTES: usize = 64 * 1024;
 
 /// The row this phase fills.
 pub fn rows() -> Vec<Row> {
-    vec![Row {
-        key: "stream".into(),
-        section: 4,
-        label: "one SSE stream, 64 KiB messages back to back: MB/s".into(),
-        format: Format::Tenths,
-    }]
+    let label = "one SSE stream, 64 KiB messages back to back: MB/s";
+    vec![Row::new("stream", 4, label, Format::Tenths)]
 }
 
 /// Reads the stream until `stop`, adding its body bytes to `bytes`; why it

@@ -57,12 +57,7 @@ fn key(t: Transport, n: usize, what: &str) -> String {
 pub fn rows(t: Transport, n: usize, rate: u32) -> Vec<Row> {
     let (tr, subs) = (t.label(), count(n));
     let section = if t == Transport::Sse { 1 } else { 2 };
-    let row = |what: &str, label: String, format| Row {
-        key: key(t, n, what),
-        section,
-        label,
-        format,
-    };
+    let row = |what: &str, label: String, format| Row::new(key(t, n, what), section, label, format);
     let mut rows = vec![
         row(
             "latency",
@@ -81,12 +76,8 @@ pub fn rows(t: Transport, n: usize, rate: u32) -> Vec<Row> {
         ),
     ];
     if n >= IDLE_FROM {
-        rows.push(Row {
-            key: key(t, n, "idle"),
-            section: 3,
-            label: format!("idle {tr} subscriber, {subs} open: memory and threads each"),
-            format: Format::PerConnection,
-        });
+        let label = format!("idle {tr} subscriber, {subs} open: memory and threads each");
+        rows.push(Row::new(key(t, n, "idle"), 3, label, Format::PerConnection));
     }
     rows
 }
