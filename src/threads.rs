@@ -161,11 +161,6 @@ impl ThreadBudget {
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
     }
-
-    /// The most threads the budget allows.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
 }
 
 impl Drop for Permit {

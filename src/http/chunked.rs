@@ -64,11 +64,6 @@ impl<W: Write> ChunkedWriter<W> {
         &mut self.inner
     }
 
-    /// Whether writes are framed as chunks (HTTP/1.1).
-    pub fn is_chunked(&self) -> bool {
-        self.chunked
-    }
-
     /// Ends the body with the zero-length chunk (nothing for HTTP/1.0) and
     /// gives the writer back.
     pub fn finish(mut self) -> io::Result<W> {
