@@ -199,21 +199,30 @@ fn free_pids() -> Option<usize> {
 }
 
 /// Mappings added by starting one thread with a stack of `stack_bytes`,
-/// counted while it runs.
+/// counted while it runs. A thread's first allocation may also make the
+/// allocator a new arena (two mappings, at most 8 per core, shared by
+/// every later thread), so a first thread runs and ends before the one
+/// counted: the second reuses the arena the first left.
 fn measure_thread(stack_bytes: usize) -> usize {
-    let measured = (|| {
-        let before = mappings()?;
+    let spawn = |release: crossbeam_channel::Receiver<()>| {
         let (started_tx, started) = bounded::<()>(0);
-        let (release, released) = bounded::<()>(0);
         let handle = thread::Builder::new()
             .name("measure".into())
             .stack_size(stack_bytes)
             .spawn(move || {
                 let _ = started_tx.send(());
-                let _ = released.recv();
+                let _ = release.recv();
             })
             .ok()?;
         started.recv().ok()?;
+        Some(handle)
+    };
+    let measured = (|| {
+        let (_, released) = bounded::<()>(0);
+        spawn(released)?.join().ok()?;
+        let before = mappings()?;
+        let (release, released) = bounded::<()>(0);
+        let handle = spawn(released)?;
         let during = mappings();
         drop(release);
         handle.join().ok()?;

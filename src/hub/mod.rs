@@ -6,14 +6,16 @@
 //!   │ lock topic                        │ lock topic (the same lock)
 //!   │ id = last_id + 1 = 42             │ gap?   history starts after 41 → none
 //!   │ history.push(42)  (ring, 1000)    │ replay: history after 40 → [41, 42]
-//!   │ for each subscriber:              │ register its sink
-//!   │     sink.offer(Arc<message>)      │ unlock
-//!   │     too slow? drop it             └─► replay first, then the sink: live
-//!   │ unlock
+//!   │ unsent.push(42)                   │ register its sink, offered ids > 42
+//!   │ unlock → 200 {"id":42}            │ unlock
+//!   ▼                                   └─► replay first, then the sink: live
+//! fanout-0: for each subscriber:
+//!     sink.offer([42, …])  (all unsent since its last pass)
+//!     too slow? drop it
 //! ```
 //!
 //! Because publishing and subscribing take the same lock, a subscriber's
-//! replay ends exactly where its live queue begins: no gap, no duplicate,
+//! replay ends exactly where its live messages begin: no gap, no duplicate,
 //! even while others publish. An offer never waits: a subscriber whose
 //! backlog is full is removed, and its sink tells it so (it sends what it
 //! has, then a notice that it was dropped). It can come back with its last
@@ -24,10 +26,13 @@
 //! restarted and ids began again at 1). Not kept: anything across restarts.
 //!
 //! Files: `message.rs` (what is handed around), `sink.rs` (where a
-//! subscriber's messages go), `topic.rs` (one topic: ids, history, fan-out),
-//! `registry.rs` (the map of topics, forgetting idle ones), `subscription.rs`. The hub knows nothing of HTTP or WebSocket:
-//! the endpoints turn its messages into wire bytes.
+//! subscriber's messages go), `topic.rs` (one topic: ids, history, the
+//! unsent), `fanout.rs` (the threads that hand messages over),
+//! `registry.rs` (the map of topics, forgetting idle ones),
+//! `subscription.rs`. The hub knows nothing of HTTP or WebSocket: the
+//! endpoints turn its messages into wire bytes.
 
+mod fanout;
 mod message;
 mod registry;
 mod sink;
@@ -41,7 +46,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use log::info;
 
 pub use message::{BAD_TOPIC, Encodings, Gap, MAX_ID, Published, Receipt, valid_topic};
 pub use sink::{Offer, Sink};
@@ -51,7 +55,8 @@ use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use registry::Registry;
-use topic::{Bounds, Topic, TopicState};
+use fanout::Fanout;
+use topic::{Bounds, Subscriber, Topic, TopicState};
 
 /// Every topic, and the limits on them.
 pub struct Hub {
@@ -63,14 +68,18 @@ pub struct Hub {
     max_subscribers: usize,
     idle: Duration,
     metrics: Arc<Metrics>,
+    fanout: Arc<Fanout>,
 }
 
 impl Hub {
     /// An empty hub with the config's limits.
     pub fn new(config: &TopicConfig, metrics: Arc<Metrics>) -> Arc<Hub> {
+        let subscribers = Arc::new(AtomicUsize::new(0));
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let fanout = Fanout::start(cores, Arc::clone(&subscribers), Arc::clone(&metrics));
         Arc::new(Hub {
             registry: Mutex::new(Registry::new()),
-            subscribers: Arc::new(AtomicUsize::new(0)),
+            subscribers,
             next_key: AtomicU64::new(1),
             bounds: Bounds {
                 messages: config.history,
@@ -80,37 +89,33 @@ impl Hub {
             max_subscribers: config.max_subscribers,
             idle: config.idle,
             metrics,
+            fanout,
         })
     }
 
-    /// Publishes `data` to `topic`, creating the topic if needed.
+    /// Publishes `data` to `topic`, creating the topic if needed. The
+    /// message is numbered and kept when this returns; the fan-out threads
+    /// hand it to the subscribers.
     ///
     /// # Errors
     /// 400 for a bad topic name, 503 when a new topic would pass the cap.
     pub fn publish(&self, topic: &str, data: String) -> Result<Receipt> {
         let data = Bytes::from(data);
-        let (id, fanout) = self.with_topic(topic, |topic, state| {
+        let (receipt, unsent) = self.with_topic(topic, |topic, state| {
             let message = state.append(&topic.name, data, self.bounds);
-            (message.id, state.fan_out(&message))
+            let receipt = Receipt {
+                id: message.id,
+                receivers: state.subscribers.len(),
+            };
+            let schedule = !state.unsent.is_empty() && !state.scheduled;
+            state.scheduled |= schedule;
+            (receipt, schedule.then(|| Arc::clone(topic)))
         })?;
-        if fanout.removed > 0 {
-            self.subscribers
-                .fetch_sub(fanout.removed, Ordering::Relaxed);
-            info!(
-                "topic {topic}: {} subscribers dropped at id {id}",
-                fanout.removed
-            );
+        if let Some(topic) = unsent {
+            self.fanout.schedule(topic);
         }
-        let m = &self.metrics;
-        m.published.fetch_add(1, Ordering::Relaxed);
-        m.delivered
-            .fetch_add(fanout.receivers as u64, Ordering::Relaxed);
-        m.slow_consumers
-            .fetch_add(fanout.too_slow as u64, Ordering::Relaxed);
-        Ok(Receipt {
-            id,
-            receivers: fanout.receivers,
-        })
+        self.metrics.published.fetch_add(1, Ordering::Relaxed);
+        Ok(receipt)
     }
 
     /// Subscribes `sink` to `topic`. With a cursor (`since`: the last id
@@ -135,7 +140,8 @@ impl Hub {
                 None => (None, Vec::new()),
                 Some(cursor) => state.replay_after(cursor),
             };
-            state.subscribers.insert(key, sink);
+            let after = state.last_id;
+            state.subscribers.insert(key, Subscriber { sink, after });
             state.last_used = Instant::now();
             (Arc::clone(topic), gap, replay)
         });
@@ -195,5 +201,11 @@ impl Hub {
     fn registry(&self) -> MutexGuard<'_, Registry> {
         // Each update is one insert or retain: a panic cannot leave it torn.
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.fanout.stop();
     }
 }

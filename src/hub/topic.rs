@@ -1,16 +1,17 @@
-//! One topic: its last id, its history ring, and its subscribers' queues,
-//! all behind one lock.
+//! One topic: its last id, its history ring, its subscribers and the
+//! messages not yet handed to them, all behind one lock.
 //!
 //! ```text
 //! publish "hello"        lock → id = last_id + 1 = 42, time = max(now, last time)
 //!                        history.push(42), evict the oldest past 1000 messages or 1 MiB
-//!                        offer(Arc<message>) to each sink; one too slow is dropped
-//! subscribe since=40     lock → gap? replay 41, 42 → register a queue → unlock
+//!                        unsent.push(42) → a fan-out thread offers it (fanout.rs)
+//! subscribe since=40     lock → gap? replay 41, 42 → register its sink, after 42 → unlock
 //! ```
 //!
 //! Because both take this lock, a subscriber's replay ends exactly where its
-//! live queue begins. The history keeps the newest message even when it
-//! alone is over the byte cap, so `latest` always has something to give.
+//! live messages begin: it is offered only ids after the last one its replay
+//! could hold. The history keeps the newest message even when it alone is
+//! over the byte cap, so `latest` always has something to give.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +20,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::message::{Encodings, Gap, Published};
-use super::sink::{Offer, Sink};
+use super::sink::Sink;
 use crate::clock;
 
 /// A topic: its name and its state behind one lock.
@@ -36,10 +37,21 @@ pub(super) struct TopicState {
     history: VecDeque<Arc<Published>>,
     history_bytes: usize,
     /// By key: a subscriber leaving is one removal, not a scan of thousands.
-    pub subscribers: HashMap<u64, Arc<dyn Sink>>,
+    pub subscribers: HashMap<u64, Subscriber>,
+    /// Numbered but not yet offered to the subscribers, oldest first.
+    pub unsent: Vec<Arc<Published>>,
+    /// A fan-out thread has this topic (queued or passing over it).
+    pub scheduled: bool,
     pub last_used: Instant,
     // Swept out of the map: whoever finds it must look the name up again.
     pub retired: bool,
+}
+
+/// One subscriber: its sink, and the last id it has from its replay.
+pub(super) struct Subscriber {
+    pub sink: Arc<dyn Sink>,
+    /// Offered only messages after this id.
+    pub after: u64,
 }
 
 /// How much history a topic keeps.
@@ -47,15 +59,6 @@ pub(super) struct TopicState {
 pub(super) struct Bounds {
     pub messages: usize,
     pub bytes: usize,
-}
-
-/// What handing one message to the subscribers did.
-pub(super) struct Fanout {
-    pub receivers: usize,
-    /// Subscribers removed: too slow, or already gone.
-    pub removed: usize,
-    /// Of those, the ones removed for a full queue.
-    pub too_slow: usize,
 }
 
 impl Topic {
@@ -69,6 +72,8 @@ impl Topic {
                 history: VecDeque::new(),
                 history_bytes: 0,
                 subscribers: HashMap::new(),
+                unsent: Vec::new(),
+                scheduled: false,
                 last_used: Instant::now(),
                 retired: false,
             }),
@@ -83,7 +88,8 @@ impl Topic {
 
 impl TopicState {
     /// Numbers and stamps the next message, under the lock (so ids and
-    /// times go forward together), and keeps it in the history.
+    /// times go forward together), keeps it in the history and, when
+    /// anyone listens, among the unsent.
     pub fn append(&mut self, topic: &Arc<str>, data: Bytes, bounds: Bounds) -> Arc<Published> {
         self.last_id += 1;
         // The wall clock may step back (NTP); message times may not.
@@ -105,29 +111,11 @@ impl TopicState {
             };
             self.history_bytes -= old.data.len();
         }
+        if !self.subscribers.is_empty() {
+            self.unsent.push(Arc::clone(&message));
+        }
         self.last_used = Instant::now();
         message
-    }
-
-    /// Offers `message` to every subscriber without waiting. One too slow
-    /// to take it is removed (its sink has told its owner).
-    pub fn fan_out(&mut self, message: &Arc<Published>) -> Fanout {
-        let before = self.subscribers.len();
-        let mut too_slow = 0;
-        self.subscribers
-            .retain(|_, sink| match sink.offer(message) {
-                Offer::Taken => true,
-                Offer::TooSlow => {
-                    too_slow += 1;
-                    false
-                }
-                Offer::Gone => false,
-            });
-        Fanout {
-            receivers: self.subscribers.len(),
-            removed: before - self.subscribers.len(),
-            too_slow,
-        }
     }
 
     /// The gap, if any, and the history after `cursor`.

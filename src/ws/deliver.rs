@@ -1,12 +1,12 @@
-//! Delivery without a wake-up: another thread (a publisher fanning one
-//! message out to many clients) writes a frame straight to this socket
-//! while nothing waits, and wakes the writer thread only when bytes must.
+//! Delivery without a wake-up: another thread (a fan-out thread handing
+//! messages to many clients) writes frames straight to this socket while
+//! nothing waits, and wakes the writer thread only when bytes must.
 //!
 //! A server's frames are not masked, so a message's frame is the same bytes
 //! for every client, made once ([`text_frame`]):
 //!
 //! ```text
-//! offer(81 05 68 65 6c 6c 6f)      "hello"
+//! offer(81 05 68 65 6c 6c 6f)      "hello" (or several frames: one sendmsg)
 //!   nothing waiting, protocol lock free → send(.., MSG_DONTWAIT)
 //!       all of it    → done; no thread woken
 //!       part of it   → keep the rest: written before any other frame
@@ -29,7 +29,7 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use super::connection::{Connection, SendError};
 use super::inner::{Inner, Outbox};
 use super::on_demand;
-use crate::send_now::send_now;
+use crate::send_now::{MAX_PARTS, send_now, sent_up_to};
 
 /// What [`Connection::offer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +59,45 @@ fn frame_bytes(payload: Bytes, data: Data) -> Bytes {
 }
 
 impl Connection {
-    /// Offers one message without waiting: `frame` is its bytes on the wire
-    /// (see [`text_frame`]), `message` the same message for the queue, made
-    /// only if it has to wait.
-    pub fn offer(&self, frame: &Bytes, message: impl FnOnce() -> Message) -> Offered {
-        self.offer_until(Some(frame), message, None)
+    /// Offers `n` messages without waiting: `frame(i)` is message `i`'s
+    /// bytes on the wire (see [`text_frame`]), `message(i)` the same
+    /// message for the queue, made only if it has to wait. As many as the
+    /// socket takes go now, [`MAX_PARTS`] to a `sendmsg`; the rest queue.
+    pub fn offer(
+        &self,
+        n: usize,
+        frame: impl Fn(usize) -> Bytes,
+        message: impl Fn(usize) -> Message,
+    ) -> Offered {
+        let inner = self.inner();
+        let mut outbox = inner.outbox();
+        if inner.closing() {
+            return Offered::Closed;
+        }
+        let mut next = 0;
+        if !outbox.owned {
+            match send_direct(inner, &mut outbox, n, frame) {
+                Some(sent) => next = sent,
+                None => return Offered::Closed,
+            }
+        }
+        if next == n {
+            if outbox.owned {
+                // Half a frame went: the writer sends the rest.
+                on_demand::ensure(inner, &mut outbox);
+            }
+            return Offered::Sent;
+        }
+        if outbox.queue.len() - outbox.replayed + (n - next) > inner.outbox_cap {
+            drop(outbox);
+            self.too_slow();
+            return Offered::TooSlow;
+        }
+        outbox.queue.extend((next..n).map(message));
+        outbox.owned = true;
+        let _ = inner.wake_tx.try_send(());
+        on_demand::ensure(inner, &mut outbox);
+        Offered::Queued
     }
 
     /// Sends or queues `message`, waiting for room until `deadline` (not
@@ -96,13 +130,18 @@ impl Connection {
             }
             if !outbox.owned
                 && let Some(frame) = frame
-                && let Some(done) = send_direct(inner, &mut outbox, frame)
             {
-                if outbox.owned {
-                    // Half a frame went: the writer sends the rest.
-                    on_demand::ensure(inner, &mut outbox);
+                match send_direct(inner, &mut outbox, 1, |_| frame.clone()) {
+                    None => return Offered::Closed,
+                    Some(1) => {
+                        if outbox.owned {
+                            on_demand::ensure(inner, &mut outbox);
+                        }
+                        return Offered::Sent;
+                    }
+                    // The lock was held, or the buffer full: queue it.
+                    Some(_) => {}
                 }
-                return done;
             }
             if outbox.queue.len() - outbox.replayed < inner.outbox_cap
                 && let Some(message) = message.take()
@@ -172,27 +211,51 @@ fn data_frame(message: &Message) -> Option<Bytes> {
     }
 }
 
-/// Sends `frame` now if the protocol lock is free; `None` when it must wait.
-fn send_direct(inner: &Inner, outbox: &mut Outbox, frame: &Bytes) -> Option<Offered> {
+/// Sends frames `0..n` now as far as the socket takes them, if the
+/// protocol lock is free: how many went (or were begun: the rest of a
+/// half-sent one is kept, and the writer woken); `None` when the
+/// connection can no longer be written.
+fn send_direct(
+    inner: &Inner,
+    outbox: &mut Outbox,
+    n: usize,
+    frame: impl Fn(usize) -> Bytes,
+) -> Option<usize> {
     // Held by the writer or the reader, who may block on a slow client:
     // never wait for it here.
-    let context = inner.try_context()?;
+    let Some(context) = inner.try_context() else {
+        return Some(0);
+    };
     if inner.closing() || !context.can_write() {
-        return Some(Offered::Closed);
+        return None;
     }
-    match send_now(&inner.stream, frame) {
-        Ok(n) => {
-            inner.metrics.wrote(n);
-            if n < frame.len() {
-                outbox.rest = Some(frame.slice(n..));
+    let mut done = 0;
+    while done < n {
+        let count = (n - done).min(MAX_PARTS);
+        let mut parts: [Bytes; MAX_PARTS] = Default::default();
+        for (i, part) in parts[..count].iter_mut().enumerate() {
+            *part = frame(done + i);
+        }
+        let parts = &parts[..count];
+        let sent = match send_now(&inner.stream, parts) {
+            Ok(sent) => sent,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(_) => return None,
+        };
+        inner.metrics.wrote(sent);
+        let (whole, part_sent) = sent_up_to(parts, sent);
+        done += whole;
+        if whole < count {
+            if part_sent > 0 {
+                outbox.rest = Some(parts[whole].slice(part_sent..));
                 outbox.owned = true;
                 let _ = inner.wake_tx.try_send(());
+                done += 1;
             }
-            Some(Offered::Sent)
+            break;
         }
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
-        Err(_) => Some(Offered::Closed),
     }
+    Some(done)
 }
 
 #[cfg(test)]

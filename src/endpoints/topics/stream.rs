@@ -4,7 +4,7 @@
 //! ```text
 //! gap (if the cursor is older than the history)
 //! replay: every message after the cursor still in the history
-//! loop select! {                  (live messages: sent by the publisher, see outbox.rs)
+//! loop select! {                  (live messages: sent by a fan-out thread, see outbox.rs)
 //!     woken            → write what waits (a half-sent chunk, a backlog)
 //!     keepalive tick   → `: keepalive` (SSE) or a keepalive object (NDJSON)
 //!     dropped as slow  → what waits, an error event, then the body ends
@@ -28,8 +28,8 @@ use crate::http::stream::{self, End, Opened};
 use crate::hub::{Hub, Sink, Subscription};
 
 /// The gap, the replay, then live messages until the stream ends. Live
-/// messages reach the socket through an [`Outbox`]: sent by the publisher
-/// while nothing waits, written by this thread when something does.
+/// messages reach the socket through an [`Outbox`]: sent by a fan-out
+/// thread while nothing waits, written by this thread when something does.
 pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
     let chunked = x.req.is_http11();
@@ -72,8 +72,9 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> 
             }
         }
     })();
-    // No offer after this: what a direct send left half-done is finished
-    // before the last chunk.
+    // A pass already under way may still offer; once the drain below owns
+    // the socket, its messages only queue. What a direct send left
+    // half-done is finished before the last chunk.
     drop(sub);
     let ended = ended.and_then(|end| match end {
         End::Done => outbox.drain(body.raw(), true).map(|_| End::Done),

@@ -173,22 +173,25 @@ impl WsSink {
 }
 
 impl Sink for WsSink {
-    fn offer(&self, m: &Arc<Published>) -> Offer {
+    fn offer(&self, messages: &[Arc<Published>]) -> Offer {
         match &mut *self.state() {
-            Binding::Waiting(offered, too_slow) if offered.len() >= self.cap => {
+            Binding::Waiting(offered, too_slow) if offered.len() + messages.len() > self.cap => {
                 *too_slow = true;
                 Offer::TooSlow
             }
             Binding::Waiting(offered, _) => {
-                offered.push(Arc::clone(m));
+                offered.extend(messages.iter().cloned());
                 Offer::Taken
             }
-            Binding::Bound(conn) => match conn.offer(frame(m, self.json), || message(m, self.json))
-            {
-                Offered::Sent | Offered::Queued => Offer::Taken,
-                Offered::TooSlow => Offer::TooSlow,
-                Offered::Closed => Offer::Gone,
-            },
+            Binding::Bound(conn) => {
+                let frame = |i: usize| frame(&messages[i], self.json).clone();
+                let message = |i: usize| message(&messages[i], self.json);
+                match conn.offer(messages.len(), frame, message) {
+                    Offered::Sent | Offered::Queued => Offer::Taken,
+                    Offered::TooSlow => Offer::TooSlow,
+                    Offered::Closed => Offer::Gone,
+                }
+            }
         }
     }
 }

@@ -1,18 +1,18 @@
-//! Delivery without a wake-up: the publisher writes a message straight to
+//! Delivery without a wake-up: a fan-out thread writes messages straight to
 //! a streaming subscriber's socket, and the subscriber's thread is woken
 //! only when bytes must wait.
 //!
 //! Waking a thread per delivered message (a futex wake, a context switch,
 //! then the `write`) costs more than the write. So while a subscriber has
-//! nothing waiting, [`Outbox::offer`] (on the publisher's thread, under the
-//! topic's lock) sends the message's ready-made chunk with `MSG_DONTWAIT`:
+//! nothing waiting, [`Outbox::offer`] (on a fan-out thread) sends the
+//! messages' ready-made chunks, all in one `sendmsg` with `MSG_DONTWAIT`:
 //!
 //! ```text
-//! offer(m42)   nothing waiting → send(26\r\nid: 42\ndata: …\r\n, MSG_DONTWAIT)
-//!                  all of it   → done; the subscriber's thread sleeps on
-//!                  part of it  → keep the rest, the thread is woken to write it
-//!                  none of it  → queue m42, the thread is woken
-//! offer(m43)   something waiting → queue m43 behind it (full queue: too slow)
+//! offer([m42])   nothing waiting → send(26\r\nid: 42\ndata: …\r\n, MSG_DONTWAIT)
+//!                    all of it   → done; the subscriber's thread sleeps on
+//!                    part of it  → keep the rest, the thread is woken to write it
+//!                    none of it  → queue m42, the thread is woken
+//! offer([m43])   something waiting → queue m43 behind it (full queue: too slow)
 //! ```
 //!
 //! While bytes wait, the subscriber's thread owns the socket: it writes the
@@ -32,7 +32,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::wire::Framing;
 use crate::hub::{Offer, Published, Sink};
 use crate::metrics::Metrics;
-use crate::send_now::send_now;
+use crate::send_now::{MAX_PARTS, send_now, sent_up_to};
 
 /// One streaming subscriber's way out: direct sends, or a backlog its
 /// thread writes.
@@ -60,7 +60,7 @@ struct State {
     gone: bool,
     /// The last id sent or queued: what the client will have seen.
     last_id: Option<u64>,
-    /// Bytes sent by the publisher's thread, for the access log.
+    /// Bytes sent by fan-out threads, for the access log.
     sent: u64,
 }
 
@@ -117,7 +117,7 @@ impl Outbox {
         state.last_id = state.last_id.max(Some(id));
     }
 
-    /// Bytes the publisher's thread sent on this subscriber's socket.
+    /// Bytes fan-out threads sent on this subscriber's socket.
     pub fn sent_directly(&self) -> u64 {
         self.state().sent
     }
@@ -168,46 +168,79 @@ impl Outbox {
 }
 
 impl Sink for Outbox {
-    fn offer(&self, m: &Arc<Published>) -> Offer {
+    fn offer(&self, messages: &[Arc<Published>]) -> Offer {
+        let Some(last) = messages.last() else {
+            return Offer::Taken;
+        };
         let mut state = self.state();
         if state.gone {
             return Offer::Gone;
         }
-        if state.owned {
-            if state.queue.len() >= self.cap {
+        let mut waiting = messages;
+        if !state.owned {
+            match self.send_direct(&mut state, messages) {
+                Ok(left) => waiting = left,
+                Err(_) => {
+                    state.gone = true;
+                    self.wake_thread();
+                    return Offer::Gone;
+                }
+            }
+        }
+        if !waiting.is_empty() {
+            if state.queue.len() + waiting.len() > self.cap {
                 state.dropped = true;
                 self.wake_thread();
                 return Offer::TooSlow;
             }
-            state.queue.push_back(Arc::clone(m));
-            state.last_id = Some(m.id);
+            state.queue.extend(waiting.iter().cloned());
+            state.owned = true;
             self.wake_thread();
-            return Offer::Taken;
         }
-        let bytes = self.framing.message(m, self.chunked);
-        match send_now(&self.stream, &bytes) {
-            Ok(n) => {
-                self.metrics.wrote(n);
-                state.sent += n as u64;
-                if n < bytes.len() {
-                    state.rest = Some(bytes.slice(n..));
+        state.last_id = Some(last.id);
+        Offer::Taken
+    }
+}
+
+impl Outbox {
+    /// Sends `messages` now, [`MAX_PARTS`] to a call, as far as the socket
+    /// takes them; the ones not begun are returned, to queue. The rest of
+    /// one half-sent is kept for the thread.
+    ///
+    /// # Errors
+    /// The client is gone.
+    fn send_direct<'m>(
+        &self,
+        state: &mut State,
+        messages: &'m [Arc<Published>],
+    ) -> io::Result<&'m [Arc<Published>]> {
+        let mut done = 0;
+        for batch in messages.chunks(MAX_PARTS) {
+            let mut parts: [Bytes; MAX_PARTS] = Default::default();
+            for (part, m) in parts.iter_mut().zip(batch) {
+                *part = self.framing.message(m, self.chunked);
+            }
+            let parts = &parts[..batch.len()];
+            let n = match send_now(&self.stream, parts) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            self.metrics.wrote(n);
+            state.sent += n as u64;
+            let (whole, part_sent) = sent_up_to(parts, n);
+            done += whole;
+            if whole < parts.len() {
+                if part_sent > 0 {
+                    state.rest = Some(parts[whole].slice(part_sent..));
                     state.owned = true;
                     self.wake_thread();
+                    done += 1;
                 }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                state.queue.push_back(Arc::clone(m));
-                state.owned = true;
-                self.wake_thread();
-            }
-            Err(_) => {
-                state.gone = true;
-                self.wake_thread();
-                return Offer::Gone;
+                break;
             }
         }
-        state.last_id = Some(m.id);
-        Offer::Taken
+        Ok(&messages[done..])
     }
 }
 

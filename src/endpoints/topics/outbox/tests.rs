@@ -42,12 +42,12 @@ fn read_exactly(client: &mut TcpStream, n: usize) -> Vec<u8> {
 #[test]
 fn while_the_thread_owns_the_socket_offers_queue_then_it_writes_them() {
     let (outbox, mut client) = outbox(8);
-    assert_eq!(outbox.offer(&message(1, "a")), Offer::Taken);
+    assert_eq!(outbox.offer(&[message(1, "a")]), Offer::Taken);
     let mut body = Vec::new();
     assert_eq!(outbox.drain(&mut body, false).unwrap(), Drained::Empty);
     assert_eq!(body, b"f\r\nid: 1\ndata: a\n\n\r\n");
     // Released: the next offer goes straight to the socket.
-    assert_eq!(outbox.offer(&message(2, "b")), Offer::Taken);
+    assert_eq!(outbox.offer(&[message(2, "b")]), Offer::Taken);
     assert_eq!(
         read_exactly(&mut client, 20),
         b"f\r\nid: 2\ndata: b\n\n\r\n"
@@ -73,11 +73,11 @@ fn a_full_socket_keeps_order_half_chunk_first_then_the_queue() {
         state.rest.is_none() && state.queue.is_empty()
     } {
         offered += 1;
-        assert_eq!(outbox.offer(&message(offered, &big)), Offer::Taken);
+        assert_eq!(outbox.offer(&[message(offered, &big)]), Offer::Taken);
     }
     for _ in 0..3 {
         offered += 1;
-        assert_eq!(outbox.offer(&message(offered, &big)), Offer::Taken);
+        assert_eq!(outbox.offer(&[message(offered, &big)]), Offer::Taken);
     }
     assert!(outbox.wake().try_recv().is_ok());
     // The thread writes the rest and the queue, blocking, while the
@@ -98,9 +98,9 @@ fn a_full_socket_keeps_order_half_chunk_first_then_the_queue() {
 #[test]
 fn a_full_queue_is_too_slow_and_the_thread_learns_the_last_id() {
     let (outbox, _client) = outbox(2);
-    assert_eq!(outbox.offer(&message(5, "a")), Offer::Taken);
-    assert_eq!(outbox.offer(&message(6, "b")), Offer::Taken);
-    assert_eq!(outbox.offer(&message(7, "c")), Offer::TooSlow);
+    assert_eq!(outbox.offer(&[message(5, "a")]), Offer::Taken);
+    assert_eq!(outbox.offer(&[message(6, "b")]), Offer::Taken);
+    assert_eq!(outbox.offer(&[message(7, "c")]), Offer::TooSlow);
     let mut body = Vec::new();
     assert_eq!(
         outbox.drain(&mut body, false).unwrap(),
@@ -118,6 +118,6 @@ fn a_client_gone_is_gone() {
     let _ = outbox.drain(&mut Vec::new(), false).unwrap();
     drop(client);
     // The first send may still be taken by the kernel; a later one fails.
-    let gone = (1..100).any(|id| outbox.offer(&message(id, "a")) == Offer::Gone);
+    let gone = (1..100).any(|id| outbox.offer(&[message(id, "a")]) == Offer::Gone);
     assert!(gone);
 }
