@@ -199,16 +199,21 @@ fn free_pids() -> Option<usize> {
 }
 
 /// Mappings added by starting one thread with a stack of `stack_bytes`,
-/// counted while it runs. A thread's first allocation may also make the
-/// allocator a new arena (two mappings, at most 8 per core, shared by
-/// every later thread), so a first thread runs and ends before the one
-/// counted: the second reuses the arena the first left.
+/// counted while it runs.
+///
+/// Two things a first thread does are not per-thread costs, so a warm-up
+/// thread runs and ends before the one counted. Its first allocation makes
+/// the allocator a new arena (two mappings; at most 8 per core, and reused
+/// by later threads): the counted thread reuses it. And its stack is kept
+/// for reuse when it ends: it is 8 times as large, which the C library
+/// never hands to a thread asking for `stack_bytes`, so the counted thread
+/// maps a stack of its own, as connection threads do.
 fn measure_thread(stack_bytes: usize) -> usize {
-    let spawn = |release: crossbeam_channel::Receiver<()>| {
+    let spawn = |stack: usize, release: crossbeam_channel::Receiver<()>| {
         let (started_tx, started) = bounded::<()>(0);
         let handle = thread::Builder::new()
             .name("measure".into())
-            .stack_size(stack_bytes)
+            .stack_size(stack)
             .spawn(move || {
                 let _ = started_tx.send(());
                 let _ = release.recv();
@@ -219,10 +224,12 @@ fn measure_thread(stack_bytes: usize) -> usize {
     };
     let measured = (|| {
         let (_, released) = bounded::<()>(0);
-        spawn(released)?.join().ok()?;
+        spawn(stack_bytes.saturating_mul(8), released)?
+            .join()
+            .ok()?;
         let before = mappings()?;
         let (release, released) = bounded::<()>(0);
-        let handle = spawn(released)?;
+        let handle = spawn(stack_bytes, released)?;
         let during = mappings();
         drop(release);
         handle.join().ok()?;

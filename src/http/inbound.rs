@@ -130,9 +130,13 @@ impl Inbound {
         self.buf.drain(..n).collect()
     }
 
-    /// Removes and returns every buffered byte (for a protocol switch).
+    /// Removes and returns every buffered byte (for a protocol switch), in
+    /// a buffer of their size: the read buffer's spare room is freed, not
+    /// handed on to live as long as the connection.
     pub fn take_all(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
+        let all = self.buf.clone();
+        self.buf = Vec::new();
+        all
     }
 
     /// Frees the buffer's memory when it holds nothing; called before a long

@@ -188,7 +188,10 @@ impl Fanout {
             drop(state);
             self.subscribers.fetch_sub(gone, Ordering::Relaxed);
             let last = batch.last().map_or(0, |m| m.id);
-            info!("topic {}: {gone} subscribers dropped at id {last}", topic.name);
+            info!(
+                "topic {}: {gone} subscribers dropped at id {last}",
+                topic.name
+            );
         }
         let m = &self.metrics;
         m.delivered.fetch_add(delivered as u64, Ordering::Relaxed);

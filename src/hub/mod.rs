@@ -54,8 +54,8 @@ pub use subscription::Subscription;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use registry::Registry;
 use fanout::Fanout;
+use registry::Registry;
 use topic::{Bounds, Subscriber, Topic, TopicState};
 
 /// Every topic, and the limits on them.

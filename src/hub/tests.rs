@@ -289,7 +289,9 @@ fn messages_published_during_a_pass_go_out_together_in_the_next() {
     let h = hub(|_| {});
     let (offers, offered) = bounded(8);
     let (go_tx, go) = bounded(8);
-    let _sub = h.subscribe("t", None, Arc::new(Gate { offers, go })).unwrap();
+    let _sub = h
+        .subscribe("t", None, Arc::new(Gate { offers, go }))
+        .unwrap();
     h.publish("t", "1".into()).unwrap();
     // The fan-out thread is inside the offer of 1: publish three more.
     assert_eq!(offered.recv_timeout(WAIT).unwrap(), [1]);
@@ -307,7 +309,9 @@ fn a_subscriber_joining_between_publish_and_pass_gets_each_id_once() {
     let h = hub(|_| {});
     let (offers, offered) = bounded(8);
     let (go_tx, go) = bounded(8);
-    let _first = h.subscribe("t", None, Arc::new(Gate { offers, go })).unwrap();
+    let _first = h
+        .subscribe("t", None, Arc::new(Gate { offers, go }))
+        .unwrap();
     h.publish("t", "1".into()).unwrap();
     assert_eq!(offered.recv_timeout(WAIT).unwrap(), [1]);
     // 2 is unsent while the pass over 1 is held; the late subscriber's

@@ -27,7 +27,7 @@ use crate::threads::ThreadBudget;
 /// How long the writer waits for the client's reply to our close frame.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Bytes the reader takes off the socket per `read`.
-pub(super) const READ_CHUNK: usize = 4096;
+pub(super) const READ_CHUNK: usize = 1024;
 
 /// Shared by the handle, the reader and the writer of one connection.
 pub(super) struct Inner {
