@@ -1,5 +1,7 @@
 //! The `tinypush` command: parse the command line, start logging, run.
 
+mod allocator;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use tinypush::cli::{self, Command, Stop};
 use tinypush::{Config, Server};
 
 fn main() -> ExitCode {
+    allocator::one_arena();
     match cli::parse(std::env::args_os()) {
         Ok(Command::Serve { config, log_level }) => serve(config, log_level),
         Ok(Command::Client(options)) => client(&options),
@@ -61,6 +64,9 @@ fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
     if let Err(e) = watch_signals(server.shutdown_handle()) {
         error!("cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
+    }
+    if let Err(e) = allocator::trim_after_bursts(server.thread_budget()) {
+        warn!("memory freed by closed connections will stay with the process: {e}");
     }
     server.run();
     ExitCode::SUCCESS

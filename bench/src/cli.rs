@@ -18,7 +18,7 @@ use crate::server::Spec;
 
 /// How tinypush is started; run from the project's root.
 const TINYPUSH: &str =
-    "target/release/tinypush serve --addr 127.0.0.1:{port} --static-dir static --log-level warn";
+    "target/release/tinypush serve --addr 127.0.0.1:{port} --static-dir static --log-level warn --max-connections 12000";
 
 /// Measures tinypush, and any server speaking its topic contract beside it,
 /// on this machine; prints one markdown table.

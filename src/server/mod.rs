@@ -95,6 +95,11 @@ impl Server {
         self.addr
     }
 
+    /// The thread budget: how many connection and writer threads run.
+    pub fn thread_budget(&self) -> Arc<ThreadBudget> {
+        Arc::clone(&self.shared.threads)
+    }
+
     /// A handle that can stop this server.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
