@@ -15,13 +15,15 @@
 //!       ├─ watcher       one epoll over every streaming socket; drops a
 //!       │                stream's `closed` Sender when its client hangs up
 //!       └─ ws-timer      every WebSocket's pings and silence deadline
-//! hub: topics → { last id, history, subscribers' sinks }
+//! hub: topics → { last id, history, subscribers' sinks, unsent }
+//!  └─ fanout-{n}   one per core: hands each topic's unsent messages to its sinks
 //! ```
 //!
-//! A publisher writes each message straight to every subscriber's socket
-//! without blocking while nothing waits there; a stream's or WebSocket's
-//! own thread is woken only for a backlog. Threads are counted against a
-//! budget ([`threads`]): past it, 503 rather than an abort.
+//! A fan-out thread writes the messages published since its last pass
+//! straight to every subscriber's socket, in one `sendmsg` each, without
+//! blocking while nothing waits there; a stream's or WebSocket's own thread
+//! is woken only for a backlog. Threads are counted against a budget
+//! ([`threads`]): past it, 503 rather than an abort.
 //!
 //! Modules, in the order a request meets them, each depending only on the
 //! ones after it: [`server`] (listen, accept, the connection cap, shutdown),
