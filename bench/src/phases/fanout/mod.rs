@@ -36,8 +36,8 @@ use crate::proc::{self, Window};
 use crate::stats::count;
 use crate::table::{Format, Row};
 use subscriber::{Crowd, Tally};
-use summary::{Counts, Stages, summarize};
-use waits::{drain, settle, warm_up};
+use summary::{Counts, Memory, Stages, summarize};
+use waits::{after_close, drain, settle, warm_up};
 
 /// Subscriber connects in flight at once.
 const CONNECTING: usize = 128;
@@ -47,6 +47,8 @@ const WARM_UP_LIMIT: Duration = Duration::from_secs(15);
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 /// Idle memory is reported from this many subscribers up (fewer is noise).
 const IDLE_FROM: usize = 1000;
+/// The RSS once every subscriber closed is reported from this many up.
+const CLOSED_FROM: usize = 10_000;
 
 /// A fan-out row's key: `fanout-ws-1000-latency`.
 fn key(t: Transport, n: usize, what: &str) -> String {
@@ -78,6 +80,10 @@ pub fn rows(t: Transport, n: usize, rate: u32) -> Vec<Row> {
     if n >= IDLE_FROM {
         let label = format!("idle {tr} subscriber, {subs} open: memory and threads each");
         rows.push(Row::new(key(t, n, "idle"), 3, label, Format::PerConnection));
+    }
+    if n >= CLOSED_FROM {
+        let label = format!("RSS once {subs} {tr} subscribers closed / before they came, MiB");
+        rows.push(Row::new(key(t, n, "closed"), 3, label, Format::TenthsPair));
     }
     rows
 }
@@ -136,10 +142,20 @@ pub async fn run(
     let _ = stop.send(true);
     let tallies = join(tasks).await;
     stages.mark("close");
-    let per_idle = [
-        idle.rss_kib.saturating_sub(before.rss_kib) as f64 / connected as f64,
-        idle.threads.saturating_sub(before.threads) as f64 / connected as f64,
-    ];
+    let closed = if n >= CLOSED_FROM {
+        let after = after_close(t.pid, before.threads).await.map_err(gone)?;
+        stages.mark("memory back");
+        Some([mib(after.rss_kib), mib(before.rss_kib)])
+    } else {
+        None
+    };
+    let memory = Memory {
+        per_idle: [
+            idle.rss_kib.saturating_sub(before.rss_kib) as f64 / connected as f64,
+            idle.threads.saturating_sub(before.threads) as f64 / connected as f64,
+        ],
+        closed,
+    };
     let counts = Counts {
         n,
         connected,
@@ -150,12 +166,16 @@ pub async fn run(
         counts,
         tallies,
         measured,
-        per_idle,
+        memory,
         notes,
         window_notes,
     )?;
     outcome.detail = Some(stages.to_string());
     Ok(outcome)
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
 /// A note when fewer than `n` connected; an error when none did.

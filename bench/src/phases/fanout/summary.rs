@@ -61,7 +61,14 @@ impl std::fmt::Display for Stages {
     }
 }
 
-/// The values of one rep: latency, delivery, CPU, and idle memory.
+/// The server's memory around a rep: per idle subscriber (KiB, threads),
+/// and once they all closed (MiB then, MiB before they came).
+pub struct Memory {
+    pub per_idle: [f64; 2],
+    pub closed: Option<[f64; 2]>,
+}
+
+/// The values of one rep: latency, delivery, CPU, and memory.
 ///
 /// # Errors
 /// No timed message was delivered at all.
@@ -70,7 +77,7 @@ pub fn summarize(
     counts: Counts,
     tallies: Vec<Tally>,
     measured: Measured,
-    per_idle: [f64; 2],
+    memory: Memory,
     notes: Vec<String>,
     mut window_notes: Vec<String>,
 ) -> Result<Outcome, String> {
@@ -109,7 +116,10 @@ pub fn summarize(
         value("cpu", vec![measured.server_us / delivered as f64], idle),
     ];
     if n >= IDLE_FROM {
-        values.push(value("idle", per_idle.to_vec(), None));
+        values.push(value("idle", memory.per_idle.to_vec(), None));
+    }
+    if let Some(closed) = memory.closed {
+        values.push(value("closed", closed.to_vec(), None));
     }
     Ok(Outcome {
         values,

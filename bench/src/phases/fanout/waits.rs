@@ -77,3 +77,24 @@ pub async fn drain(crowd: &Crowd, expected: u64) {
         sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until the server's threads are back to `threads_before` and its
+/// RSS has stopped falling for 6 s (longer than tinypush's 5-s look for a
+/// burst of ended threads), at most 20 s; the last sample.
+pub async fn after_close(pid: u32, threads_before: u64) -> std::io::Result<Status> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = proc::status(pid)?;
+    let mut lowest_since = Instant::now();
+    while Instant::now() < deadline {
+        sleep(Duration::from_millis(500)).await;
+        let now = proc::status(pid)?;
+        if now.threads > threads_before || now.rss_kib < last.rss_kib {
+            lowest_since = Instant::now();
+        }
+        last = now;
+        if lowest_since.elapsed() >= Duration::from_secs(6) {
+            break;
+        }
+    }
+    Ok(last)
+}
