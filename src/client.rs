@@ -94,8 +94,14 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
                 let (code, reason) = frame.map_or((1005, String::new()), |f| {
                     (u16::from(f.code), f.reason.to_string())
                 });
-                eprintln!("server closed the connection: {code} {reason}");
-                return drain_close(&mut socket);
+                let closed = format!("server closed the connection: {code} {reason}");
+                drain_close(&mut socket)?;
+                // 1000 normal, 1001 going away (shutdown): the end, not an error.
+                if matches!(code, 1000 | 1001) {
+                    eprintln!("{closed}");
+                    return Ok(());
+                }
+                return Err(closed);
             }
             Ok(_) => {}
             Err(WsError::Io(e)) if is_idle(&e) => {}

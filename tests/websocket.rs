@@ -584,6 +584,17 @@ fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
 }
 
 #[test]
+fn client_closed_by_the_server_with_1009_exits_1_naming_the_code() {
+    // 32 bytes to a server that takes at most 16: close 1009, message too big.
+    let server = ChildServer::start(&["--ws-max-message", "16"]);
+    let url = format!("ws://{}/echo", server.addr);
+    let out = run_client(&[&url, "--message", &"x".repeat(32), "--count", "1"]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("server closed the connection: 1009"), "{err}");
+}
+
+#[test]
 fn client_refused_connection_is_exit_1_and_one_line() {
     // A socket bound to a port but not listening: a connection to the port
     // is refused, and while the test holds the socket nothing else can

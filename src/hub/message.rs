@@ -65,7 +65,8 @@ pub struct Gap {
 pub struct Receipt {
     /// The message's id.
     pub id: u64,
-    /// Live subscribers it was handed to.
+    /// Live subscribers when it was published: the fan-out threads hand
+    /// it to each of them.
     pub receivers: usize,
 }
 
