@@ -73,6 +73,15 @@ impl Metrics {
         self.bytes_written.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// A counter of the bytes one connection writes, which also counts
+    /// them here.
+    pub fn written_by_one(self: &Arc<Self>) -> Written {
+        Written {
+            total: Arc::clone(self),
+            here: AtomicU64::new(0),
+        }
+    }
+
     fn slot(&self, kind: Kind) -> &AtomicI64 {
         let i = KINDS
             .iter()
@@ -188,5 +197,26 @@ mod tests {
             assert!(text.contains(&help), "no HELP for {name}");
         }
         assert!(!text.contains("messages_dropped_total"));
+    }
+}
+
+/// Bytes one connection wrote (for its access-log line), also counted in
+/// the server's total.
+#[derive(Debug)]
+pub struct Written {
+    total: Arc<Metrics>,
+    here: AtomicU64,
+}
+
+impl Written {
+    /// Counts `n` bytes written.
+    pub fn add(&self, n: usize) {
+        self.here.fetch_add(n as u64, Ordering::Relaxed);
+        self.total.wrote(n);
+    }
+
+    /// Bytes written so far.
+    pub fn get(&self) -> u64 {
+        self.here.load(Ordering::Relaxed)
     }
 }

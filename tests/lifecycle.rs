@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{ChildServer, connect, start_server_with, wait_until};
+use support::{ChildServer, connect, start_server_with, wait_until, ws_frame, ws_handshake};
 
 const LONG_STREAM: &[u8] =
     b"GET /stream?count=1&interval_ms=60000&timeout_ms=60000 HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -68,6 +68,22 @@ fn access_log_has_peer_method_path_status_bytes_duration() {
     let peer = c.stream.local_addr().unwrap();
     let line = server.wait_log(&format!("{peer} \"GET /healthz\" 200 82 "));
     assert!(line.ends_with("ms"), "{line}");
+}
+
+#[test]
+fn a_websocket_access_line_counts_its_frames_after_the_101() {
+    let mut server = ChildServer::start(&[]);
+    let mut c = connect(server.addr);
+    c.send(&ws_handshake("/echo", &[]));
+    let head = c.head();
+    assert_eq!(head.status, 101);
+    c.send(&ws_frame(0x1, b"hi", true, true));
+    assert_eq!(c.read_frame(), (true, 0x1, b"hi".to_vec())); // 81 02 68 69
+    c.send(&ws_frame(0x8, &1000u16.to_be_bytes(), true, true));
+    assert_eq!(c.read_frame(), (true, 0x8, vec![0x03, 0xe8])); // 88 02 03 e8
+    let peer = c.stream.local_addr().unwrap();
+    let bytes = head.raw.len() + 4 + 4;
+    server.wait_log(&format!("{peer} \"GET /echo\" 101 {bytes} "));
 }
 
 #[test]

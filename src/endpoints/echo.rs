@@ -32,6 +32,7 @@ pub fn echo(x: &mut Exchange, app: &App, heartbeat: bool) -> Result<Outcome> {
             break;
         }
     }
+    x.out.bytes += conn.bytes_written();
     Ok(Outcome {
         status: 101,
         keep_alive: false,

@@ -174,6 +174,11 @@ impl Connection {
         &self.inner.writer_alive
     }
 
+    /// Bytes written to the client so far, past the handshake.
+    pub fn bytes_written(&self) -> u64 {
+        self.inner().written.get()
+    }
+
     /// The client's address.
     pub fn peer(&self) -> SocketAddr {
         self.inner.peer

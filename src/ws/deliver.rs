@@ -242,7 +242,7 @@ fn send_direct(
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
             Err(_) => return None,
         };
-        inner.metrics.wrote(sent);
+        inner.written.add(sent);
         let (whole, part_sent) = sent_up_to(parts, sent);
         done += whole;
         if whole < count {

@@ -16,30 +16,30 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use crate::metrics::Metrics;
+use crate::metrics::Written;
 
 /// Reads come from bytes already taken off the socket; writes go to it.
 pub(super) struct Feed<'a> {
     input: &'a [u8],
     eof: bool,
     stream: &'a TcpStream,
-    metrics: &'a Metrics,
+    written: &'a Written,
 }
 
 impl<'a> Feed<'a> {
     /// A feed that hands out `input` (and then end of stream if `eof`).
-    pub fn new(input: &'a [u8], eof: bool, stream: &'a TcpStream, metrics: &'a Metrics) -> Self {
+    pub fn new(input: &'a [u8], eof: bool, stream: &'a TcpStream, written: &'a Written) -> Self {
         Feed {
             input,
             eof,
             stream,
-            metrics,
+            written,
         }
     }
 
     /// A feed with nothing to read, for writing.
-    pub fn writer(stream: &'a TcpStream, metrics: &'a Metrics) -> Self {
-        Feed::new(&[], false, stream, metrics)
+    pub fn writer(stream: &'a TcpStream, written: &'a Written) -> Self {
+        Feed::new(&[], false, stream, written)
     }
 }
 
@@ -59,7 +59,7 @@ impl Read for Feed<'_> {
 impl Write for Feed<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.stream.write(buf)?;
-        self.metrics.wrote(n);
+        self.written.add(n);
         Ok(n)
     }
 
@@ -71,11 +71,13 @@ impl Write for Feed<'_> {
 #[cfg(test)]
 mod tests {
     use std::net::TcpListener;
+    use std::sync::Arc;
 
     use tungstenite::Message;
     use tungstenite::protocol::{Role, WebSocketContext};
 
     use super::*;
+    use crate::metrics::Metrics;
 
     /// A socket pair: the server end for the feed, the client end to read what it writes.
     fn pair() -> (TcpStream, TcpStream) {
@@ -92,7 +94,7 @@ mod tests {
     #[test]
     fn hands_out_its_bytes_then_would_block_or_eof() {
         let (server, _client) = pair();
-        let metrics = Metrics::default();
+        let metrics = Arc::new(Metrics::default()).written_by_one();
         let mut buf = [0u8; 8];
         let mut feed = Feed::new(b"abcdefghij", false, &server, &metrics);
         assert_eq!(feed.read(&mut buf).unwrap(), 8);
@@ -108,7 +110,7 @@ mod tests {
     #[test]
     fn a_frame_split_across_feeds_is_one_message() {
         let (server, _client) = pair();
-        let metrics = Metrics::default();
+        let metrics = Arc::new(Metrics::default()).written_by_one();
         let mut context = WebSocketContext::new(Role::Server, None);
         for split in 1..MASKED_HELLO.len() {
             let (first, rest) = MASKED_HELLO.split_at(split);
@@ -125,7 +127,7 @@ mod tests {
     #[test]
     fn a_ping_is_answered_through_the_feed_with_the_exact_pong() {
         let (server, mut client) = pair();
-        let metrics = Metrics::default();
+        let metrics = Arc::new(Metrics::default()).written_by_one();
         let mut context = WebSocketContext::new(Role::Server, None);
         // Masked ping "Hello" (RFC 6455, 5.7), then nothing more to read.
         let ping = [
@@ -138,11 +140,6 @@ mod tests {
         let mut pong = [0u8; 7];
         client.read_exact(&mut pong).unwrap();
         assert_eq!(pong, [0x8a, 0x05, b'H', b'e', b'l', b'l', b'o']);
-        assert_eq!(
-            metrics
-                .bytes_written
-                .load(std::sync::atomic::Ordering::Relaxed),
-            7
-        );
+        assert_eq!(metrics.get(), 7);
     }
 }

@@ -21,7 +21,7 @@ use tungstenite::Message;
 use tungstenite::protocol::{CloseFrame, WebSocketContext};
 
 use super::feed::Feed;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Written};
 use crate::threads::ThreadBudget;
 
 /// How long the writer waits for the client's reply to our close frame.
@@ -53,7 +53,8 @@ pub(super) struct Inner {
     /// The writer thread running now, if any, for the reader to join.
     pub writer: Mutex<Option<JoinHandle<()>>>,
     pub send_wait: Duration,
-    pub metrics: Arc<Metrics>,
+    /// Bytes this connection wrote (the server's total counts them too).
+    pub written: Written,
     // Set by whoever first decides to close (a caller, the writer, the
     // reader failing the connection); later closes are no-ops.
     close_started: AtomicBool,
@@ -137,7 +138,7 @@ impl Inner {
             kit: parts.kit,
             writer: Mutex::new(None),
             send_wait: parts.send_wait,
-            metrics: parts.metrics,
+            written: parts.metrics.written_by_one(),
             close_started: AtomicBool::new(false),
             closing_since: Mutex::new(None),
         }
@@ -158,7 +159,7 @@ impl Inner {
         let rest = self.outbox().rest.take();
         if let Some(rest) = rest {
             use std::io::Write;
-            Feed::writer(&self.stream, &self.metrics).write_all(&rest)?;
+            Feed::writer(&self.stream, &self.written).write_all(&rest)?;
         }
         Ok(context)
     }
@@ -180,7 +181,7 @@ impl Inner {
     /// Writes one message and flushes it, under the lock.
     pub fn write(&self, message: Message) -> tungstenite::Result<()> {
         let mut context = self.context()?;
-        let mut io = Feed::writer(&self.stream, &self.metrics);
+        let mut io = Feed::writer(&self.stream, &self.written);
         context.write(&mut io, message)?;
         context.flush(&mut io)
     }
@@ -204,7 +205,7 @@ impl Inner {
                 outbox.replayed = 0;
                 std::mem::take(&mut outbox.queue)
             };
-            let mut io = Feed::writer(&self.stream, &self.metrics);
+            let mut io = Feed::writer(&self.stream, &self.written);
             for message in queue {
                 context.write(&mut io, message)?;
             }
@@ -215,7 +216,7 @@ impl Inner {
     /// Sends our close frame (once: tungstenite ignores a second).
     pub fn write_close(&self, frame: CloseFrame) {
         if let Ok(mut context) = self.context() {
-            let _ = context.close(&mut Feed::writer(&self.stream, &self.metrics), Some(frame));
+            let _ = context.close(&mut Feed::writer(&self.stream, &self.written), Some(frame));
         }
     }
 

@@ -116,7 +116,7 @@ impl Incoming {
             // The end of a half-sent frame could not be written: gone.
             return Ok(Break(()));
         };
-        let mut feed = Feed::new(&self.buf[..len], eof, &inner.stream, &inner.metrics);
+        let mut feed = Feed::new(&self.buf[..len], eof, &inner.stream, &inner.written);
         loop {
             match context.read(&mut feed) {
                 Ok(message @ (Message::Text(_) | Message::Binary(_))) => {

@@ -56,6 +56,7 @@ pub fn subscribe(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
     sink.bind(&conn, first_messages(&mut sub, json));
     publish_incoming(incoming, &conn, hub, topic, publisher);
     drop(sub);
+    x.out.bytes += conn.bytes_written();
     Ok(Outcome {
         status: 101,
         keep_alive: false,
