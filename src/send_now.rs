@@ -24,13 +24,58 @@ use socket2::SockRef;
 /// The most frames one call sends.
 pub const MAX_PARTS: usize = 16;
 
-/// Sends what the socket takes of `parts` (at most [`MAX_PARTS`]) now;
-/// `WouldBlock` when nothing.
+/// What [`send_frames_now`] got onto the socket.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Frames sent whole, or begun: the caller queues the ones after.
+    pub frames: usize,
+    /// The unsent end of the last frame begun, to be written before any other.
+    pub rest: Option<Bytes>,
+    /// Bytes sent.
+    pub bytes: usize,
+}
+
+/// Sends frames `0..n` (`frame(i)` makes frame `i`'s bytes) as far as the
+/// socket takes them now, [`MAX_PARTS`] to a call, stopping at the first
+/// call that does not take all it was given.
 ///
 /// # Errors
-/// `WouldBlock` when the send buffer is full; the socket's own error when
-/// the client is gone.
-pub fn send_now(stream: &TcpStream, parts: &[Bytes]) -> io::Result<usize> {
+/// The socket's own error: the client is gone.
+pub fn send_frames_now(
+    stream: &TcpStream,
+    n: usize,
+    frame: impl Fn(usize) -> Bytes,
+) -> io::Result<Sent> {
+    let mut sent = Sent::default();
+    while sent.frames < n {
+        let count = (n - sent.frames).min(MAX_PARTS);
+        let mut parts: [Bytes; MAX_PARTS] = Default::default();
+        for (i, part) in parts[..count].iter_mut().enumerate() {
+            *part = frame(sent.frames + i);
+        }
+        let parts = &parts[..count];
+        let took = match send_now(stream, parts) {
+            Ok(took) => took,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(e),
+        };
+        sent.bytes += took;
+        let (whole, part_sent) = sent_up_to(parts, took);
+        sent.frames += whole;
+        if whole < count {
+            if part_sent > 0 {
+                sent.rest = Some(parts[whole].slice(part_sent..));
+                sent.frames += 1;
+            }
+            break;
+        }
+    }
+    Ok(sent)
+}
+
+/// Sends what the socket takes of `parts` (at most [`MAX_PARTS`]) now;
+/// `WouldBlock` when nothing.
+fn send_now(stream: &TcpStream, parts: &[Bytes]) -> io::Result<usize> {
     let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
     let mut slices = [IoSlice::new(&[]); MAX_PARTS];
     for (slice, part) in slices.iter_mut().zip(parts) {
@@ -47,7 +92,7 @@ pub fn send_now(stream: &TcpStream, parts: &[Bytes]) -> io::Result<usize> {
 
 /// Where `sent` bytes of `parts` end: the first part not wholly sent, and
 /// how many of its bytes went (`(parts.len(), 0)` when all did).
-pub fn sent_up_to(parts: &[Bytes], mut sent: usize) -> (usize, usize) {
+fn sent_up_to(parts: &[Bytes], mut sent: usize) -> (usize, usize) {
     for (i, part) in parts.iter().enumerate() {
         if sent < part.len() {
             return (i, sent);

@@ -29,7 +29,7 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use super::connection::{Connection, SendError};
 use super::inner::{Inner, Outbox};
 use super::on_demand;
-use crate::send_now::{MAX_PARTS, send_now, sent_up_to};
+use crate::send_now::send_frames_now;
 
 /// What [`Connection::offer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ impl Connection {
     /// Offers `n` messages without waiting: `frame(i)` is message `i`'s
     /// bytes on the wire (see [`text_frame`]), `message(i)` the same
     /// message for the queue, made only if it has to wait. As many as the
-    /// socket takes go now, [`MAX_PARTS`] to a `sendmsg`; the rest queue.
+    /// socket takes go now, [`MAX_PARTS`](crate::send_now::MAX_PARTS) to a `sendmsg`; the rest queue.
     pub fn offer(
         &self,
         n: usize,
@@ -229,33 +229,14 @@ fn send_direct(
     if inner.closing() || !context.can_write() {
         return None;
     }
-    let mut done = 0;
-    while done < n {
-        let count = (n - done).min(MAX_PARTS);
-        let mut parts: [Bytes; MAX_PARTS] = Default::default();
-        for (i, part) in parts[..count].iter_mut().enumerate() {
-            *part = frame(done + i);
-        }
-        let parts = &parts[..count];
-        let sent = match send_now(&inner.stream, parts) {
-            Ok(sent) => sent,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-            Err(_) => return None,
-        };
-        inner.written.add(sent);
-        let (whole, part_sent) = sent_up_to(parts, sent);
-        done += whole;
-        if whole < count {
-            if part_sent > 0 {
-                outbox.rest = Some(parts[whole].slice(part_sent..));
-                outbox.owned = true;
-                let _ = inner.wake_tx.try_send(());
-                done += 1;
-            }
-            break;
-        }
+    let sent = send_frames_now(&inner.stream, n, frame).ok()?;
+    inner.written.add(sent.bytes);
+    if let Some(rest) = sent.rest {
+        outbox.rest = Some(rest);
+        outbox.owned = true;
+        let _ = inner.wake_tx.try_send(());
     }
-    Some(done)
+    Some(sent.frames)
 }
 
 #[cfg(test)]

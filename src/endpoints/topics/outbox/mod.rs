@@ -32,7 +32,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::wire::Framing;
 use crate::hub::{Offer, Published, Sink};
 use crate::metrics::Metrics;
-use crate::send_now::{MAX_PARTS, send_now, sent_up_to};
+use crate::send_now::send_frames_now;
 
 /// One streaming subscriber's way out: direct sends, or a backlog its
 /// thread writes.
@@ -203,7 +203,7 @@ impl Sink for Outbox {
 }
 
 impl Outbox {
-    /// Sends `messages` now, [`MAX_PARTS`] to a call, as far as the socket
+    /// Sends `messages` now, [`MAX_PARTS`](crate::send_now::MAX_PARTS) to a call, as far as the socket
     /// takes them; the ones not begun are returned, to queue. The rest of
     /// one half-sent is kept for the thread.
     ///
@@ -214,33 +214,16 @@ impl Outbox {
         state: &mut State,
         messages: &'m [Arc<Published>],
     ) -> io::Result<&'m [Arc<Published>]> {
-        let mut done = 0;
-        for batch in messages.chunks(MAX_PARTS) {
-            let mut parts: [Bytes; MAX_PARTS] = Default::default();
-            for (part, m) in parts.iter_mut().zip(batch) {
-                *part = self.framing.message(m, self.chunked);
-            }
-            let parts = &parts[..batch.len()];
-            let n = match send_now(&self.stream, parts) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => return Err(e),
-            };
-            self.metrics.wrote(n);
-            state.sent += n as u64;
-            let (whole, part_sent) = sent_up_to(parts, n);
-            done += whole;
-            if whole < parts.len() {
-                if part_sent > 0 {
-                    state.rest = Some(parts[whole].slice(part_sent..));
-                    state.owned = true;
-                    self.wake_thread();
-                    done += 1;
-                }
-                break;
-            }
+        let frame = |i: usize| self.framing.message(&messages[i], self.chunked);
+        let sent = send_frames_now(&self.stream, messages.len(), frame)?;
+        self.metrics.wrote(sent.bytes);
+        state.sent += sent.bytes as u64;
+        if let Some(rest) = sent.rest {
+            state.rest = Some(rest);
+            state.owned = true;
+            self.wake_thread();
         }
-        Ok(&messages[done..])
+        Ok(&messages[sent.frames..])
     }
 }
 
