@@ -27,8 +27,9 @@ use std::time::Duration;
 use log::debug;
 use tinypush::threads::ThreadBudget;
 
-/// How often the `allocator` thread looks at the thread count.
-const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often the `allocator` thread looks at the thread count: often, so
+/// a burst's memory goes back soon after its threads end.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Threads ended since the last look's high mark that make a burst.
 const BURST: usize = 1000;
 
@@ -42,7 +43,7 @@ pub fn one_arena() {
     }
 }
 
-/// Starts the `allocator` thread: every few seconds it adds up how many
+/// Starts the `allocator` thread: every second it adds up how many
 /// threads ended (the most running since it last looked, less those running
 /// now), and once that reaches [`BURST`], gives the freed memory back to
 /// the system (`malloc_trim`).

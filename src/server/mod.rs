@@ -64,10 +64,12 @@ impl Server {
         let listener = Arc::new(listen(config.addr)?);
         let addr = listener.local_addr()?;
         let conns = Connections::new(connection_cap(config.http.max_connections));
-        let metrics = Arc::new(Metrics::default());
-        let hub = Hub::new(&config.topics, Arc::clone(&metrics));
+        // Measured before any other thread starts: one starting meanwhile
+        // would add its mappings to the count.
         let http = &config.http;
         let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
+        let metrics = Arc::new(Metrics::default());
+        let hub = Hub::new(&config.topics, Arc::clone(&metrics));
         let shared = Arc::new(Shared {
             threads,
             watcher: Watcher::start()?,

@@ -111,19 +111,26 @@ fn measure_thread(stack_bytes: usize) -> usize {
         started.recv().ok()?;
         Some(handle)
     };
-    let measured = (|| {
-        let (_, released) = bounded::<()>(0);
-        spawn(stack_bytes.saturating_mul(8), released)?
+    // Counted threads stay alive until all three counts are made, so each
+    // maps a stack of its own rather than reusing the last one's.
+    let (release, released) = bounded::<()>(0);
+    let mut counted = Vec::new();
+    let mut once = || {
+        let (_, warm_up_released) = bounded::<()>(0);
+        spawn(stack_bytes.saturating_mul(8), warm_up_released)?
             .join()
             .ok()?;
         let before = mappings()?;
-        let (release, released) = bounded::<()>(0);
-        let handle = spawn(stack_bytes, released)?;
-        let during = mappings();
-        drop(release);
-        handle.join().ok()?;
-        Some(during?.saturating_sub(before))
-    })();
+        counted.push(spawn(stack_bytes, released.clone())?);
+        Some(mappings()?.saturating_sub(before))
+    };
+    // Another thread starting meanwhile would add its mappings: the least
+    // of three counts is the thread's own.
+    let measured = (0..3).filter_map(|_| once()).min();
+    drop(release);
+    for handle in counted {
+        let _ = handle.join();
+    }
     // Adjacent mappings with the same rights merge, so a count may come
     // out low; never assume less than a stack and its guard.
     measured.map_or(ASSUMED_MAPPINGS_PER_THREAD, |n| n.max(2))

@@ -79,7 +79,7 @@ pub async fn drain(crowd: &Crowd, expected: u64) {
 }
 
 /// Waits until the server's threads are back to `threads_before` and its
-/// RSS has stopped falling for 6 s (longer than tinypush's 5-s look for a
+/// RSS has stopped falling for 6 s (longer than tinypush's 1-s look for a
 /// burst of ended threads), at most 20 s; the last sample.
 pub async fn after_close(pid: u32, threads_before: u64) -> std::io::Result<Status> {
     let deadline = Instant::now() + Duration::from_secs(20);
