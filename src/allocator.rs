@@ -46,7 +46,8 @@ pub fn one_arena() {
 /// Starts the `allocator` thread: every second it adds up how many
 /// threads ended (the most running since it last looked, less those running
 /// now), and once that reaches [`BURST`], gives the freed memory back to
-/// the system (`malloc_trim`).
+/// the system (`malloc_trim`); then again when the burst is over, for the
+/// threads that ended after.
 ///
 /// # Errors
 /// When the thread cannot be spawned.
@@ -55,15 +56,22 @@ pub fn trim_after_bursts(threads: Arc<ThreadBudget>) -> std::io::Result<()> {
         .name("allocator".into())
         .stack_size(64 * 1024)
         .spawn(move || {
-            let mut ended = 0;
+            // Threads ended since the last trim; after a trim mid-burst, the
+            // tail of the burst is given back once no more threads end.
+            let (mut ended, mut tail) = (0, false);
             loop {
                 thread::sleep(CHECK_EVERY);
                 let (peak, used) = threads.take_peak();
-                ended += peak - used;
-                if ended >= BURST {
+                let just_ended = peak - used;
+                ended += just_ended;
+                let tail_over = tail && just_ended == 0;
+                if ended >= BURST || (tail_over && ended > 0) {
                     debug!("{ended} threads ended: giving freed memory back");
                     give_back();
+                    tail = ended >= BURST;
                     ended = 0;
+                } else if tail_over {
+                    tail = false;
                 }
             }
         })?;
