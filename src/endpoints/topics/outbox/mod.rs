@@ -31,7 +31,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::wire::Framing;
 use crate::hub::{Offer, Published, Sink};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Written};
 use crate::send_now::send_frames_now;
 
 /// One streaming subscriber's way out: direct sends, or a backlog its
@@ -41,7 +41,8 @@ pub struct Outbox {
     framing: Framing,
     chunked: bool,
     cap: usize,
-    metrics: Arc<Metrics>,
+    /// Bytes fan-out threads sent here, for the access log and `/metrics`.
+    written: Written,
     state: Mutex<State>,
     wake_tx: Sender<()>,
     wake_rx: Receiver<()>,
@@ -60,8 +61,6 @@ struct State {
     gone: bool,
     /// The last id sent or queued: what the client will have seen.
     last_id: Option<u64>,
-    /// Bytes sent by fan-out threads, for the access log.
-    sent: u64,
 }
 
 /// What [`Outbox::drain`] found once nothing more waited.
@@ -91,7 +90,7 @@ impl Outbox {
             framing,
             chunked,
             cap,
-            metrics,
+            written: metrics.written_by_one(),
             state: Mutex::new(State {
                 owned: true,
                 rest: None,
@@ -99,7 +98,6 @@ impl Outbox {
                 dropped: false,
                 gone: false,
                 last_id: since,
-                sent: 0,
             }),
             wake_tx,
             wake_rx,
@@ -119,7 +117,7 @@ impl Outbox {
 
     /// Bytes fan-out threads sent on this subscriber's socket.
     pub fn sent_directly(&self) -> u64 {
-        self.state().sent
+        self.written.get()
     }
 
     /// Writes everything waiting to `w`, in order, and then hands the
@@ -216,8 +214,7 @@ impl Outbox {
     ) -> io::Result<&'m [Arc<Published>]> {
         let frame = |i: usize| self.framing.message(&messages[i], self.chunked);
         let sent = send_frames_now(&self.stream, messages.len(), frame)?;
-        self.metrics.wrote(sent.bytes);
-        state.sent += sent.bytes as u64;
+        self.written.add(sent.bytes);
         if let Some(rest) = sent.rest {
             state.rest = Some(rest);
             state.owned = true;
