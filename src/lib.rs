@@ -52,6 +52,7 @@ pub mod metrics;
 pub mod send_now;
 pub mod server;
 pub mod sse;
+pub mod store;
 pub mod threads;
 pub mod watcher;
 pub mod ws;

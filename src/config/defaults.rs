@@ -42,6 +42,8 @@ pub const TOPIC_HISTORY: usize = 1000;
 /// Bytes of message bodies each topic's history may hold; the newest
 /// message is kept even when it alone is larger.
 pub const TOPIC_HISTORY_BYTES: usize = 1024 * 1024;
+/// How long a message is kept for resuming subscribers.
+pub const TOPIC_HISTORY_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Most topics at once.
 pub const MAX_TOPICS: usize = 10_000;
 /// Most subscribers at once, over all topics.

@@ -125,6 +125,14 @@ pub struct TopicConfig {
     /// Bytes of message bodies each topic's history may hold.
     #[arg(long = "topic-history-bytes", default_value = size(TOPIC_HISTORY_BYTES), value_parser = any_size, value_name = "SIZE")]
     pub history_bytes: usize,
+    /// How long a message is kept for resuming subscribers.
+    #[arg(long = "topic-history-ttl", default_value = time(TOPIC_HISTORY_TTL), value_parser = nonzero_duration, value_name = "DURATION")]
+    pub history_ttl: Duration,
+    /// Keep every topic's history and last id in this folder, across
+    /// restarts (a publish is answered once it is on disk); without it,
+    /// history lives in memory only.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Most topics at once; past it: 503.
     #[arg(long, default_value_t = MAX_TOPICS, value_parser = nonzero_count, value_name = "N")]
     pub max_topics: usize,

@@ -2,6 +2,7 @@
 //! history, a publish receipt, and the rules for names and ids.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -58,6 +59,30 @@ pub struct Gap {
     /// The last missing id, or `None` when the cursor is beyond the last id:
     /// ids began again (a restart), so what came after it is unknown.
     pub to: Option<u64>,
+}
+
+/// Where a subscription's replay begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// After this id: the cursor of a returning subscriber (0: everything held).
+    After(u64),
+    /// The newest message held (a topic's current value), then live.
+    Latest,
+    /// The messages published in this window before now, then live.
+    Window(Duration),
+}
+
+/// What a subscriber is sent before live messages.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Sent first when the history cannot serve the cursor.
+    pub gap: Option<Gap>,
+    /// The messages held after the cursor, oldest first.
+    pub messages: Vec<Arc<Published>>,
+    /// The id the subscriber is at before the replay: the id before its
+    /// first message, or, with nothing to replay, the topic's last id. A
+    /// cursor saved here and resumed from misses nothing.
+    pub start: u64,
 }
 
 /// What `publish` did.

@@ -47,16 +47,19 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use message::{BAD_TOPIC, Encodings, Gap, MAX_ID, Published, Receipt, valid_topic};
+pub use message::{
+    BAD_TOPIC, Encodings, Gap, MAX_ID, Published, Receipt, Replay, Since, valid_topic,
+};
 pub use sink::{Offer, Sink};
 pub use subscription::Subscription;
 
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::store::Bounds;
 use fanout::Fanout;
 use registry::Registry;
-use topic::{Bounds, Subscriber, Topic, TopicState};
+use topic::{Subscriber, Topic, TopicState};
 
 /// Every topic, and the limits on them.
 pub struct Hub {
@@ -84,6 +87,7 @@ impl Hub {
             bounds: Bounds {
                 messages: config.history,
                 bytes: config.history_bytes,
+                ttl: config.history_ttl,
             },
             max_topics: config.max_topics,
             max_subscribers: config.max_subscribers,
@@ -118,16 +122,16 @@ impl Hub {
         Ok(receipt)
     }
 
-    /// Subscribes `sink` to `topic`. With a cursor (`since`: the last id
-    /// seen, 0 for everything), the subscription holds the history after it,
-    /// for the subscriber to send first; the sink gets every message after that.
+    /// Subscribes `sink` to `topic`. With a cursor (`since`), the
+    /// subscription holds the history it asks for, for the subscriber to
+    /// send first; the sink gets every message after that.
     ///
     /// # Errors
     /// 400 for a bad topic name, 503 past the topic or subscriber cap.
     pub fn subscribe(
         &self,
         topic: &str,
-        since: Option<u64>,
+        since: Option<Since>,
         sink: Arc<dyn Sink>,
     ) -> Result<Subscription> {
         if self.subscribers.fetch_add(1, Ordering::Relaxed) >= self.max_subscribers {
@@ -136,16 +140,19 @@ impl Hub {
         }
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let subscribed = self.with_topic(topic, |topic, state| {
-            let (gap, replay) = match since {
-                None => (None, Vec::new()),
-                Some(cursor) => state.replay_after(cursor),
+            let replay = match since {
+                None => Replay {
+                    start: state.last_id,
+                    ..Replay::default()
+                },
+                Some(since) => state.replay(since, self.bounds),
             };
             let after = state.last_id;
             state.subscribers.insert(key, Subscriber { sink, after });
             state.last_used = Instant::now();
-            (Arc::clone(topic), gap, replay)
+            (Arc::clone(topic), replay)
         });
-        let (topic, gap, replay) = match subscribed {
+        let (topic, replay) = match subscribed {
             Ok(found) => found,
             Err(e) => {
                 self.subscribers.fetch_sub(1, Ordering::Relaxed);
@@ -153,12 +160,22 @@ impl Hub {
             }
         };
         Ok(Subscription {
-            gap,
-            replay,
+            gap: replay.gap,
+            replay: replay.messages,
+            start: replay.start,
             topic,
             key,
             count: Arc::clone(&self.subscribers),
         })
+    }
+
+    /// The history a subscriber starting at `since` would be sent first,
+    /// without subscribing (`poll=1`).
+    ///
+    /// # Errors
+    /// 400 for a bad topic name, 503 when a new topic would pass the cap.
+    pub fn history(&self, topic: &str, since: Since) -> Result<Replay> {
+        self.with_topic(topic, |_, state| state.replay(since, self.bounds))
     }
 
     /// Topics held now.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use log::info;
 
-use super::topic::Topic;
+use super::topic::{Start, Topic};
 
 /// How often creating a topic also sweeps idle ones (besides at the cap).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -70,7 +70,11 @@ impl Registry {
         }
         let name: Arc<str> = name.into();
         let last_id = self.forgotten.remove(&name).unwrap_or(0);
-        let topic = Arc::new(Topic::new(Arc::clone(&name), last_id));
+        let start = Start {
+            last_id,
+            ..Start::default()
+        };
+        let topic = Arc::new(Topic::new(Arc::clone(&name), start));
         self.live.insert(name, Arc::clone(&topic));
         Some(topic)
     }

@@ -15,6 +15,10 @@ pub struct Subscription {
     /// The messages after the cursor still in the history, oldest first;
     /// the sink gets what follows them.
     pub replay: Vec<Arc<Published>>,
+    /// The id the subscriber is at before its replay (see [`Replay::start`]).
+    ///
+    /// [`Replay::start`]: super::Replay::start
+    pub start: u64,
     pub(super) topic: Arc<Topic>,
     pub(super) key: u64,
     // The hub's count of subscribers, given back on drop.

@@ -10,8 +10,12 @@
 //!
 //! Because both take this lock, a subscriber's replay ends exactly where its
 //! live messages begin: it is offered only ids after the last one its replay
-//! could hold. The history keeps the newest message even when it alone is
-//! over the byte cap, so `latest` always has something to give.
+//! could hold. The bounds are `store::Bounds`, the same on disk: count,
+//! bytes (the newest stays even alone over them) and age.
+//!
+//! A durable publish numbers its message here, but keeps it (and so shows
+//! it to anyone) only once it is on disk; a failed write takes the numbers
+//! back (`commit.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,9 +23,10 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::message::{Encodings, Gap, Published};
+use super::message::{Encodings, Gap, Published, Replay, Since};
 use super::sink::Sink;
 use crate::clock;
+use crate::store::Bounds;
 
 /// A topic: its name and its state behind one lock.
 pub(super) struct Topic {
@@ -31,7 +36,11 @@ pub(super) struct Topic {
 
 /// What publish and subscribe change, under the topic's lock.
 pub(super) struct TopicState {
+    /// The last id kept: subscribers see ids up to here.
     pub last_id: u64,
+    /// The last id handed out: ahead of `last_id` while a durable write
+    /// of those messages is under way (`commit.rs`).
+    numbered: u64,
     // The time stamped on the last message: the next is never earlier.
     last_time_ms: u64,
     history: VecDeque<Arc<Published>>,
@@ -42,6 +51,8 @@ pub(super) struct TopicState {
     pub unsent: Vec<Arc<Published>>,
     /// A fan-out thread has this topic (queued or passing over it).
     pub scheduled: bool,
+    /// Publishes waiting for their durable write: the topic is not idle.
+    pub writing: usize,
     pub last_used: Instant,
     // Swept out of the map: whoever finds it must look the name up again.
     pub retired: bool,
@@ -54,26 +65,31 @@ pub(super) struct Subscriber {
     pub after: u64,
 }
 
-/// How much history a topic keeps.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Bounds {
-    pub messages: usize,
-    pub bytes: usize,
+/// Where a topic's ids and history begin: nothing for a new topic, what
+/// the disk holds for a durable one.
+#[derive(Default)]
+pub(super) struct Start {
+    pub last_id: u64,
+    pub last_time_ms: u64,
+    pub history: Vec<Arc<Published>>,
 }
 
 impl Topic {
-    /// A new topic whose ids go on after `last_id`.
-    pub fn new(name: Arc<str>, last_id: u64) -> Topic {
+    /// A topic whose ids go on after `start.last_id`, holding its history.
+    pub fn new(name: Arc<str>, start: Start) -> Topic {
+        let history_bytes = start.history.iter().map(|m| m.data.len()).sum();
         Topic {
             name,
             state: Mutex::new(TopicState {
-                last_id,
-                last_time_ms: 0,
-                history: VecDeque::new(),
-                history_bytes: 0,
+                last_id: start.last_id,
+                numbered: start.last_id,
+                last_time_ms: start.last_time_ms,
+                history: start.history.into(),
+                history_bytes,
                 subscribers: HashMap::new(),
                 unsent: Vec::new(),
                 scheduled: false,
+                writing: 0,
                 last_used: Instant::now(),
                 retired: false,
             }),
@@ -87,63 +103,121 @@ impl Topic {
 }
 
 impl TopicState {
-    /// Numbers and stamps the next message, under the lock (so ids and
-    /// times go forward together), keeps it in the history and, when
-    /// anyone listens, among the unsent.
+    /// Numbers and stamps a new message and keeps it: publishing in memory.
     pub fn append(&mut self, topic: &Arc<str>, data: Bytes, bounds: Bounds) -> Arc<Published> {
-        self.last_id += 1;
-        // The wall clock may step back (NTP); message times may not.
-        self.last_time_ms = clock::now_ms().max(self.last_time_ms);
+        let (id, time_ms) = self.number();
         let message = Arc::new(Published {
-            id: self.last_id,
+            id,
             topic: Arc::clone(topic),
-            time_ms: self.last_time_ms,
+            time_ms,
             data,
             encoded: Encodings::default(),
         });
-        self.history_bytes += message.data.len();
-        self.history.push_back(Arc::clone(&message));
-        while self.history.len() > bounds.messages
-            || (self.history_bytes > bounds.bytes && self.history.len() > 1)
-        {
-            let Some(old) = self.history.pop_front() else {
-                break;
-            };
-            self.history_bytes -= old.data.len();
-        }
-        if !self.subscribers.is_empty() {
-            self.unsent.push(Arc::clone(&message));
-        }
-        self.last_used = Instant::now();
+        self.keep(Arc::clone(&message), bounds);
         message
     }
 
-    /// The gap, if any, and the history after `cursor`.
-    pub fn replay_after(&self, cursor: u64) -> (Option<Gap>, Vec<Arc<Published>>) {
-        let oldest = self.history.front().map_or(self.last_id + 1, |m| m.id);
-        let all = || self.history.iter().cloned().collect();
-        if cursor > self.last_id {
-            // Ids began again since this cursor was handed out.
-            let gap = Gap {
-                from: cursor.saturating_add(1),
-                to: None,
-            };
-            (Some(gap), all())
-        } else if cursor + 1 < oldest {
-            let gap = Gap {
-                from: cursor + 1,
-                to: Some(oldest - 1),
-            };
-            (Some(gap), all())
-        } else {
-            let after = self.history.iter().filter(|m| m.id > cursor);
-            (None, after.cloned().collect())
+    /// The next id and time, under the lock, so ids and times go forward
+    /// together.
+    pub fn number(&mut self) -> (u64, u64) {
+        self.numbered += 1;
+        // The wall clock may step back (NTP); message times may not.
+        self.last_time_ms = clock::now_ms().max(self.last_time_ms);
+        (self.numbered, self.last_time_ms)
+    }
+
+    /// Takes back the ids handed out since the last message kept: their
+    /// write failed, so no one has seen them.
+    #[allow(dead_code)] // used by the durable commit path
+    pub fn unnumber(&mut self) {
+        self.numbered = self.last_id;
+    }
+
+    /// Keeps a numbered message in the history (letting the oldest go past
+    /// the bounds) and, when anyone listens, among the unsent.
+    pub fn keep(&mut self, message: Arc<Published>, bounds: Bounds) {
+        self.last_id = message.id;
+        self.history_bytes += message.data.len();
+        self.history.push_back(Arc::clone(&message));
+        while bounds.over(self.history.len(), self.history_bytes) {
+            self.pop_oldest();
+        }
+        self.expire(bounds, message.time_ms);
+        if !self.subscribers.is_empty() {
+            self.unsent.push(message);
+        }
+        self.last_used = Instant::now();
+    }
+
+    /// What a subscriber starting at `since` is sent before live messages.
+    pub fn replay(&mut self, since: Since, bounds: Bounds) -> Replay {
+        let now = clock::now_ms();
+        self.expire(bounds, now);
+        let all = || self.history.iter().cloned().collect::<Vec<_>>();
+        let (gap, messages): (_, Vec<_>) = match since {
+            Since::After(cursor) => match self.gap_after(cursor) {
+                Some(gap) => (Some(gap), all()),
+                None => {
+                    let after = self.history.iter().filter(|m| m.id > cursor);
+                    (None, after.cloned().collect())
+                }
+            },
+            Since::Latest => (None, self.history.back().cloned().into_iter().collect()),
+            Since::Window(window) => {
+                let from = now.saturating_sub(u64::try_from(window.as_millis()).unwrap_or(now));
+                let inside = self.history.iter().filter(|m| m.time_ms >= from);
+                (None, inside.cloned().collect())
+            }
+        };
+        let start = messages.first().map_or(self.last_id, |m| m.id - 1);
+        Replay {
+            gap,
+            messages,
+            start,
         }
     }
 
-    /// Whether the topic has no subscribers and has not been used for `idle`.
+    /// The ids after `cursor` that the history cannot give back: evicted,
+    /// or unknown because the cursor is beyond the last id (ids began
+    /// again: memory mode after a restart).
+    fn gap_after(&self, cursor: u64) -> Option<Gap> {
+        let oldest = self.history.front().map_or(self.last_id + 1, |m| m.id);
+        if cursor > self.last_id {
+            Some(Gap {
+                from: cursor.saturating_add(1),
+                to: None,
+            })
+        } else if cursor + 1 < oldest {
+            Some(Gap {
+                from: cursor + 1,
+                to: Some(oldest - 1),
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Lets go of the messages past the TTL at `now_ms`.
+    fn expire(&mut self, bounds: Bounds, now_ms: u64) {
+        while self
+            .history
+            .front()
+            .is_some_and(|m| bounds.expired(m.time_ms, now_ms))
+        {
+            self.pop_oldest();
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some(old) = self.history.pop_front() {
+            self.history_bytes -= old.data.len();
+        }
+    }
+
+    /// Whether the topic has no subscribers, no write under way, and has
+    /// not been used for `idle`.
     pub fn is_idle(&self, idle: std::time::Duration) -> bool {
-        self.subscribers.is_empty() && self.last_used.elapsed() >= idle
+        self.subscribers.is_empty() && self.writing == 0 && self.last_used.elapsed() >= idle
     }
 }
 
@@ -153,11 +227,12 @@ mod tests {
 
     #[test]
     fn time_never_goes_back_as_ids_go_forward() {
-        let topic = Topic::new("t".into(), 0);
+        let topic = Topic::new("t".into(), Start::default());
         let mut state = topic.lock();
         let bounds = Bounds {
             messages: 10,
             bytes: 1 << 20,
+            ttl: std::time::Duration::from_secs(3600),
         };
         // As if the clock stepped back an hour after the last publish.
         let later = clock::now_ms() + 3_600_000;

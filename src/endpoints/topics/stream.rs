@@ -25,7 +25,7 @@ use crate::endpoints::params::cursor;
 use crate::error::Result;
 use crate::http::exchange::{Exchange, Outcome, require_get};
 use crate::http::stream::{self, End, Opened};
-use crate::hub::{Hub, Sink, Subscription};
+use crate::hub::{Hub, Since, Sink, Subscription};
 
 /// The gap, the replay, then live messages until the stream ends. Live
 /// messages reach the socket through an [`Outbox`]: sent by a fan-out
@@ -96,6 +96,10 @@ fn subscribe_outbox(
     let cap = x.shared.config.topics.subscriber_queue;
     let metrics = Arc::clone(&x.shared.metrics);
     let outbox = Outbox::new(Arc::clone(x.stream), format, cap, since, metrics);
-    let sub = hub.subscribe(topic, since, Arc::clone(&outbox) as Arc<dyn Sink>)?;
+    let sub = hub.subscribe(
+        topic,
+        since.map(Since::After),
+        Arc::clone(&outbox) as Arc<dyn Sink>,
+    )?;
     Ok((sub, outbox))
 }

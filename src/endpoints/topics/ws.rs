@@ -26,7 +26,7 @@ use crate::endpoints::App;
 use crate::endpoints::params::cursor;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
-use crate::hub::{Hub, Offer, Published, Sink, Subscription};
+use crate::hub::{Hub, Offer, Published, Since, Sink, Subscription};
 use crate::metrics::Kind;
 use crate::ws::{self, Incoming, Offered, handshake};
 
@@ -42,7 +42,11 @@ pub fn subscribe(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
     let since = cursor(x.req, false)?;
     let publisher = may_publish(x.req, x.shared.config.topics.publish_token.as_deref());
     let sink = Arc::new(WsSink::new(json, x.shared.config.topics.subscriber_queue));
-    let mut sub = hub.subscribe(topic, since, Arc::clone(&sink) as Arc<dyn Sink>)?;
+    let mut sub = hub.subscribe(
+        topic,
+        since.map(Since::After),
+        Arc::clone(&sink) as Arc<dyn Sink>,
+    )?;
     let mut options = app.ws_options(x.shared, false)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);

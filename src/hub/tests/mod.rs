@@ -29,7 +29,8 @@ fn subscribe_with(
     queue: usize,
 ) -> Result<(Subscription, Receiver<Arc<Published>>)> {
     let (tx, rx) = bounded(queue);
-    h.subscribe(topic, since, Arc::new(tx)).map(|sub| (sub, rx))
+    h.subscribe(topic, since.map(Since::After), Arc::new(tx))
+        .map(|sub| (sub, rx))
 }
 
 /// Subscribes with a channel of 256 places; the subscription only.

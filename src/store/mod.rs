@@ -1,0 +1,5 @@
+//! The durable history: every topic's messages and last id on disk.
+
+mod bounds;
+
+pub use bounds::Bounds;
