@@ -40,6 +40,8 @@ pub enum Error {
     Unavailable(&'static str),
     /// Reading or writing the socket failed; usually the peer hung up.
     Io(io::Error),
+    /// The server cannot start; the text says why (a data dir it cannot use).
+    Startup(String),
 }
 
 /// `Result` with [`Error`].
@@ -62,7 +64,7 @@ impl Error {
             Error::HeadTooLarge(_) | Error::TooManyHeaders(_) => Some(431),
             Error::VersionNotSupported => Some(505),
             Error::Unavailable(_) => Some(503),
-            Error::Io(_) => None,
+            Error::Io(_) | Error::Startup(_) => None,
         }
     }
 }
@@ -85,6 +87,7 @@ impl fmt::Display for Error {
             Error::UpgradeRequired => f.write_str("only WebSocket version 13 is supported"),
             Error::Unavailable(why) => f.write_str(why),
             Error::Io(e) => write!(f, "i/o: {e}"),
+            Error::Startup(why) => f.write_str(why),
         }
     }
 }

@@ -56,6 +56,10 @@ fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
     let addr = config.addr;
     let server = match Server::bind(config) {
         Ok(server) => server,
+        Err(tinypush::error::Error::Startup(why)) => {
+            error!("{why}");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             error!("cannot listen on {addr}: {e}");
             return ExitCode::FAILURE;

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub slow_consumers: AtomicU64,
     /// Bytes written to clients, all transports.
     pub bytes_written: AtomicU64,
+    /// Write transactions of the durable history (each one `fsync`).
+    pub store_commits: AtomicU64,
 }
 
 /// Counts one connection under its current [`Kind`] while it lives.
@@ -133,6 +135,11 @@ impl Metrics {
                 "Bytes written to clients, all transports, heads included.",
                 &self.bytes_written,
             ),
+            (
+                "store_commits_total",
+                "Durable writes (one fsync each, shared by the publishes waiting then).",
+                &self.store_commits,
+            ),
         ];
         for (name, help, counter) in counters {
             let value = counter.load(Ordering::Relaxed);
@@ -190,7 +197,7 @@ mod tests {
     fn every_metric_has_help_and_type() {
         let text = Metrics::default().render(0, 0);
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
-        assert_eq!(types.len(), 7, "{text}");
+        assert_eq!(types.len(), 8, "{text}");
         for line in types {
             let name = line.split(' ').nth(2).unwrap();
             let help = format!("# HELP {name} ");

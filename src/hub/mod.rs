@@ -32,6 +32,7 @@
 //! `subscription.rs`. The hub knows nothing of HTTP or WebSocket: the
 //! endpoints turn its messages into wire bytes.
 
+mod commit;
 mod fanout;
 mod message;
 mod registry;
@@ -53,13 +54,15 @@ pub use message::{
 pub use sink::{Offer, Sink};
 pub use subscription::Subscription;
 
+use crate::clock;
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::store::Bounds;
+use crate::store::{Bounds, Store};
+use commit::Committer;
 use fanout::Fanout;
 use registry::Registry;
-use topic::{Subscriber, Topic, TopicState};
+use topic::{Start, Subscriber, Topic, TopicState};
 
 /// Every topic, and the limits on them.
 pub struct Hub {
@@ -72,48 +75,79 @@ pub struct Hub {
     idle: Duration,
     metrics: Arc<Metrics>,
     fanout: Arc<Fanout>,
+    /// The durable history, when there is one (`--data-dir`).
+    store: Option<Arc<Store>>,
+    /// Writes durable publishes; `None` in memory mode.
+    committer: Option<Committer>,
 }
 
 impl Hub {
-    /// An empty hub with the config's limits.
-    pub fn new(config: &TopicConfig, metrics: Arc<Metrics>) -> Arc<Hub> {
+    /// A hub with the config's limits; with a store, topics' histories
+    /// are read from it and publishes written to it.
+    ///
+    /// # Errors
+    /// When the store's writer thread cannot be started.
+    pub fn new(
+        config: &TopicConfig,
+        store: Option<Store>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Arc<Hub>> {
         let subscribers = Arc::new(AtomicUsize::new(0));
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let fanout = Fanout::start(cores, Arc::clone(&subscribers), Arc::clone(&metrics));
-        Arc::new(Hub {
+        let bounds = Bounds {
+            messages: config.history,
+            bytes: config.history_bytes,
+            ttl: config.history_ttl,
+        };
+        let store = store.map(Arc::new);
+        let committer = match &store {
+            None => None,
+            Some(store) => Some(Committer::start(
+                Arc::clone(store),
+                bounds,
+                Arc::clone(&fanout),
+                Arc::clone(&metrics),
+            )?),
+        };
+        Ok(Arc::new(Hub {
             registry: Mutex::new(Registry::new()),
             subscribers,
             next_key: AtomicU64::new(1),
-            bounds: Bounds {
-                messages: config.history,
-                bytes: config.history_bytes,
-                ttl: config.history_ttl,
-            },
+            bounds,
             max_topics: config.max_topics,
             max_subscribers: config.max_subscribers,
             idle: config.idle,
             metrics,
             fanout,
-        })
+            store,
+            committer,
+        }))
     }
 
     /// Publishes `data` to `topic`, creating the topic if needed. The
-    /// message is numbered and kept when this returns; the fan-out threads
-    /// hand it to the subscribers.
+    /// message is numbered and kept when this returns (and on disk, with a
+    /// store); the fan-out threads hand it to the subscribers.
     ///
     /// # Errors
-    /// 400 for a bad topic name, 503 when a new topic would pass the cap.
+    /// 400 for a bad topic name, 503 when a new topic would pass the cap or
+    /// the message could not be written to disk.
     pub fn publish(&self, topic: &str, data: String) -> Result<Receipt> {
         let data = Bytes::from(data);
+        if let Some(committer) = &self.committer {
+            let topic = self.with_topic(topic, |topic, state| {
+                state.writing += 1;
+                Arc::clone(topic)
+            })?;
+            return committer.publish(topic, data);
+        }
         let (receipt, unsent) = self.with_topic(topic, |topic, state| {
             let message = state.append(&topic.name, data, self.bounds);
             let receipt = Receipt {
                 id: message.id,
                 receivers: state.subscribers.len(),
             };
-            let schedule = !state.unsent.is_empty() && !state.scheduled;
-            state.scheduled |= schedule;
-            (receipt, schedule.then(|| Arc::clone(topic)))
+            (receipt, state.take_schedule().then(|| Arc::clone(topic)))
         })?;
         if let Some(topic) = unsent {
             self.fanout.schedule(topic);
@@ -210,9 +244,36 @@ impl Hub {
         if !valid_topic(name) {
             return Err(BAD_TOPIC);
         }
+        let limits = (self.max_topics, self.idle);
         self.registry()
-            .find_or_create(name, self.max_topics, self.idle)
-            .ok_or(Error::Unavailable("too many topics"))
+            .find_or_create(name, limits, |name| self.load(name))
+    }
+
+    /// A topic's last id and history from the store; nothing in memory mode.
+    fn load(&self, name: &Arc<str>) -> Result<Start> {
+        let Some(store) = &self.store else {
+            return Ok(Start::default());
+        };
+        let loaded = store
+            .load(name, self.bounds, clock::now_ms())
+            .map_err(|e| {
+                log::error!("history of {name} not read: {e}");
+                Error::Unavailable("the topic's history could not be read")
+            })?;
+        let history = loaded.messages.into_iter().map(|m| {
+            Arc::new(Published {
+                id: m.id,
+                topic: Arc::clone(name),
+                time_ms: m.time_ms,
+                data: Bytes::from(m.data),
+                encoded: Encodings::default(),
+            })
+        });
+        Ok(Start {
+            last_id: loaded.last_id,
+            last_time_ms: loaded.last_time_ms,
+            history: history.collect(),
+        })
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {

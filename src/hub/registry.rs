@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use log::info;
 
 use super::topic::{Start, Topic};
+use crate::error::{Error, Result};
 
 /// How often creating a topic also sweeps idle ones (besides at the cap).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -53,10 +54,19 @@ impl Registry {
     }
 
     /// Finds `name`, or creates it when there is room (forgetting idle
-    /// topics to make room if a sweep is allowed); `None` at the cap.
-    pub fn find_or_create(&mut self, name: &str, cap: usize, idle: Duration) -> Option<Arc<Topic>> {
+    /// topics to make room if a sweep is allowed), its ids and history
+    /// from `load`.
+    ///
+    /// # Errors
+    /// 503 at the cap, or `load`'s error.
+    pub fn find_or_create(
+        &mut self,
+        name: &str,
+        (cap, idle): (usize, Duration),
+        load: impl FnOnce(&Arc<str>) -> Result<Start>,
+    ) -> Result<Arc<Topic>> {
         if let Some(topic) = self.live.get(name) {
-            return Some(Arc::clone(topic));
+            return Ok(Arc::clone(topic));
         }
         let now = Instant::now();
         let at_cap = self.live.len() >= cap;
@@ -66,17 +76,15 @@ impl Registry {
             self.fruitless_until = (at_cap && freed == 0).then(|| now + FRUITLESS_BACKOFF);
         }
         if self.live.len() >= cap {
-            return None;
+            return Err(Error::Unavailable("too many topics"));
         }
         let name: Arc<str> = name.into();
-        let last_id = self.forgotten.remove(&name).unwrap_or(0);
-        let start = Start {
-            last_id,
-            ..Start::default()
-        };
+        let mut start = load(&name)?;
+        let forgotten = self.forgotten.remove(&name).unwrap_or(0);
+        start.last_id = start.last_id.max(forgotten);
         let topic = Arc::new(Topic::new(Arc::clone(&name), start));
         self.live.insert(name, Arc::clone(&topic));
-        Some(topic)
+        Ok(topic)
     }
 
     /// Forgets topics with no subscribers, unused for `idle`, remembering

@@ -128,7 +128,6 @@ impl TopicState {
 
     /// Takes back the ids handed out since the last message kept: their
     /// write failed, so no one has seen them.
-    #[allow(dead_code)] // used by the durable commit path
     pub fn unnumber(&mut self) {
         self.numbered = self.last_id;
     }
@@ -147,6 +146,14 @@ impl TopicState {
             self.unsent.push(message);
         }
         self.last_used = Instant::now();
+    }
+
+    /// Whether the caller must hand the topic to the fan-out threads: it
+    /// has unsent messages and no thread has it yet (now one will).
+    pub fn take_schedule(&mut self) -> bool {
+        let schedule = !self.unsent.is_empty() && !self.scheduled;
+        self.scheduled |= schedule;
+        schedule
     }
 
     /// What a subscriber starting at `since` is sent before live messages.

@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::store::Store;
 use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
 use crate::ws;
@@ -69,7 +70,18 @@ impl Server {
         let http = &config.http;
         let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
         let metrics = Arc::new(Metrics::default());
-        let hub = Hub::new(&config.topics, Arc::clone(&metrics));
+        let store = match &config.topics.data_dir {
+            Some(dir) => {
+                let store = Store::open(dir).map_err(Error::Startup)?;
+                info!("history kept in {}", store.file().display());
+                Some(store)
+            }
+            None => {
+                info!("history kept in memory only: lost on restart (--data-dir keeps it)");
+                None
+            }
+        };
+        let hub = Hub::new(&config.topics, store, Arc::clone(&metrics))?;
         let shared = Arc::new(Shared {
             threads,
             watcher: Watcher::start()?,

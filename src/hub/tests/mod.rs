@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(5);
 fn hub(tweak: impl FnOnce(&mut TopicConfig)) -> Arc<Hub> {
     let mut config = Config::default().topics;
     tweak(&mut config);
-    Hub::new(&config, Arc::new(Metrics::default()))
+    Hub::new(&config, None, Arc::new(Metrics::default())).expect("threads start")
 }
 
 /// Subscribes with a channel of `queue` places as the sink.
