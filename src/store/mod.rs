@@ -21,21 +21,29 @@
 //! A topic's row in `topics` outlives its messages (all evicted by age, say):
 //! its last id is what keeps ids from ever going back.
 //!
+//! Every page is checked when the file is opened. A file damaged beyond
+//! what redb repairs (cut short, overwritten) is not a reason to stay down:
+//! it is set aside as `history.redb.damaged-SECS`, and a new file starts
+//! whose ids begin after a floor, the time of the reset in milliseconds
+//! (`floor → 1763755200000`), above any id the lost file can have given. So
+//! ids still never go back, and a returning subscriber's cursor falls
+//! below the new history: it gets a gap event naming what was lost.
+//!
 //! Left out: compaction (the file does not shrink after a burst of large
 //! messages), and any format but this one.
 
 mod bounds;
+mod file;
+mod rows;
 
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use redb::{
-    Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 pub use bounds::Bounds;
+use rows::{Meta, evict, read_meta, write_meta};
 
 /// The file in the data dir.
 pub const FILE_NAME: &str = "history.redb";
@@ -46,11 +54,14 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 const MESSAGES: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new("messages");
 /// topic → (last id, last time, messages held, bytes held).
 const TOPICS: TableDefinition<&str, (u64, u64, u64, u64)> = TableDefinition::new("topics");
+/// `floor` → the id every topic's ids begin after (set when a damaged file was replaced).
+const SETTINGS: TableDefinition<&str, u64> = TableDefinition::new("settings");
 
 /// The open history file.
 pub struct Store {
     db: Database,
     file: PathBuf,
+    floor: u64,
 }
 
 /// One message to write.
@@ -88,34 +99,17 @@ pub struct Loaded {
     pub messages: Vec<Stored>,
 }
 
-/// A topic's row in `topics`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Meta {
-    last_id: u64,
-    last_time_ms: u64,
-    held: u64,
-    bytes: u64,
-}
-
 impl Store {
     /// Opens (or creates) the history in `dir`, repairing it if the last
-    /// run ended in a crash.
+    /// run ended in a crash, and replacing it if it is damaged beyond that.
     ///
     /// # Errors
     /// One line saying why the folder or file cannot be used: no
-    /// permission, another process holds it, a file that is not a history.
+    /// permission, another process holds it, a format from another version.
     pub fn open(dir: &Path) -> Result<Store, String> {
         let file = dir.join(FILE_NAME);
-        let why = |e: &dyn std::fmt::Display| format!("cannot use {}: {e}", file.display());
-        std::fs::create_dir_all(dir).map_err(|e| why(&e))?;
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&file)
-            .map_err(|e| match e {
-                DatabaseError::DatabaseAlreadyOpen => why(&"another process has it open"),
-                e => why(&e),
-            })?;
-        Ok(Store { db, file })
+        let (db, floor) = file::open(dir, &file)?;
+        Ok(Store { db, file, floor })
     }
 
     /// The history file's path.
@@ -133,13 +127,22 @@ impl Store {
             (Ok(m), Ok(t)) => (m, t),
             // Nothing was ever written: the tables do not exist yet.
             (Err(redb::TableError::TableDoesNotExist(_)), _)
-            | (_, Err(redb::TableError::TableDoesNotExist(_))) => return Ok(Loaded::default()),
+            | (_, Err(redb::TableError::TableDoesNotExist(_))) => {
+                return Ok(Loaded {
+                    last_id: self.floor,
+                    ..Loaded::default()
+                });
+            }
             (Err(e), _) | (_, Err(e)) => return Err(io::Error::other(e)),
         };
         let Some(row) = topics.get(topic).map_err(io::Error::other)? else {
-            return Ok(Loaded::default());
+            return Ok(Loaded {
+                last_id: self.floor,
+                ..Loaded::default()
+            });
         };
         let (last_id, last_time_ms, _, _) = row.value();
+        let last_id = last_id.max(self.floor);
         let mut held = Vec::new();
         for entry in messages
             .range((topic, 0)..=(topic, u64::MAX))
@@ -248,66 +251,6 @@ impl Store {
             Err(e) => Err(io::Error::other(e)),
         }
     }
-}
-
-/// Removes `topic`'s oldest messages while the history is past `bounds`.
-fn evict(
-    messages: &mut redb::Table<(&str, u64), (u64, &[u8])>,
-    topic: &str,
-    meta: &mut Meta,
-    bounds: Bounds,
-    now_ms: u64,
-) -> io::Result<()> {
-    loop {
-        let oldest = {
-            let mut range = messages
-                .range((topic, 0)..=(topic, u64::MAX))
-                .map_err(io::Error::other)?;
-            match range.next() {
-                None => return Ok(()),
-                Some(entry) => {
-                    let (key, value) = entry.map_err(io::Error::other)?;
-                    let (time_ms, data) = value.value();
-                    (key.value().1, time_ms, data.len() as u64)
-                }
-            }
-        };
-        let (id, time_ms, len) = oldest;
-        let count = usize::try_from(meta.held).unwrap_or(usize::MAX);
-        let bytes = usize::try_from(meta.bytes).unwrap_or(usize::MAX);
-        if !bounds.over(count, bytes) && !bounds.expired(time_ms, now_ms) {
-            return Ok(());
-        }
-        messages.remove((topic, id)).map_err(io::Error::other)?;
-        meta.held = meta.held.saturating_sub(1);
-        meta.bytes = meta.bytes.saturating_sub(len);
-    }
-}
-
-fn read_meta(
-    topics: &impl ReadableTable<&'static str, (u64, u64, u64, u64)>,
-    topic: &str,
-) -> io::Result<Meta> {
-    let row = topics.get(topic).map_err(io::Error::other)?;
-    Ok(row.map_or(Meta::default(), |row| {
-        let (last_id, last_time_ms, held, bytes) = row.value();
-        Meta {
-            last_id,
-            last_time_ms,
-            held,
-            bytes,
-        }
-    }))
-}
-
-fn write_meta(
-    topics: &mut redb::Table<&str, (u64, u64, u64, u64)>,
-    topic: &str,
-    meta: Meta,
-) -> io::Result<()> {
-    let row = (meta.last_id, meta.last_time_ms, meta.held, meta.bytes);
-    topics.insert(topic, row).map_err(io::Error::other)?;
-    Ok(())
 }
 
 #[cfg(test)]

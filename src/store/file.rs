@@ -1,0 +1,86 @@
+//! Opening the history file: every page checked, and a file damaged beyond
+//! repair set aside for a new one whose ids begin after a floor.
+//!
+//! ```text
+//! history.redb                      opened, checked; a torn last commit rolled back
+//! history.redb.damaged-1763755200   a file that failed the check, kept for a look
+//! settings: floor → 1763755200000   the new file's ids begin after this
+//! ```
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use log::error;
+use redb::{Database, DatabaseError, ReadableDatabase, StorageError};
+
+use super::{CACHE_BYTES, SETTINGS};
+use crate::clock;
+
+/// Opens `file` in `dir` (made if missing); returns it and its id floor.
+///
+/// # Errors
+/// One line saying why the folder or file cannot be used.
+pub(super) fn open(dir: &Path, file: &Path) -> Result<(Database, u64), String> {
+    let why = |e: &dyn std::fmt::Display| format!("cannot use {}: {e}", file.display());
+    std::fs::create_dir_all(dir).map_err(|e| why(&e))?;
+    let db = match open_db(file) {
+        Err(DatabaseError::Storage(StorageError::Corrupted(damage))) => {
+            let floor = clock::now_ms();
+            let aside = set_aside(file, floor).map_err(|e| why(&e))?;
+            error!(
+                "{} is damaged ({damage}): set aside as {}; a new history starts, ids after {floor}",
+                file.display(),
+                aside.display()
+            );
+            let db = open_db(file).map_err(|e| why(&e))?;
+            write_floor(&db, floor).map_err(|e| why(&e))?;
+            db
+        }
+        Err(DatabaseError::DatabaseAlreadyOpen) => {
+            return Err(why(&"another process has it open"));
+        }
+        Err(e) => return Err(why(&e)),
+        Ok(db) => db,
+    };
+    let floor = read_floor(&db).map_err(|e| why(&e))?;
+    Ok((db, floor))
+}
+
+/// Opens the file with redb, every page checked (an altered file fails to
+/// open rather than being trusted).
+fn open_db(file: &Path) -> Result<Database, DatabaseError> {
+    Database::builder()
+        .set_cache_size(CACHE_BYTES)
+        .set_check_integrity_on_open(true)
+        .create(file)
+}
+
+/// Renames a damaged file to `NAME.damaged-SECS`; returns the new path.
+fn set_aside(file: &Path, now_ms: u64) -> io::Result<PathBuf> {
+    let mut aside = file.as_os_str().to_owned();
+    aside.push(format!(".damaged-{}", now_ms / 1000));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(file, &aside)?;
+    Ok(aside)
+}
+
+fn write_floor(db: &Database, floor: u64) -> io::Result<()> {
+    let tx = db.begin_write().map_err(io::Error::other)?;
+    tx.open_table(SETTINGS)
+        .map_err(io::Error::other)?
+        .insert("floor", floor)
+        .map_err(io::Error::other)?;
+    tx.commit().map_err(io::Error::other)
+}
+
+fn read_floor(db: &Database) -> io::Result<u64> {
+    let tx = db.begin_read().map_err(io::Error::other)?;
+    match tx.open_table(SETTINGS) {
+        Ok(t) => Ok(t
+            .get("floor")
+            .map_err(io::Error::other)?
+            .map_or(0, |v| v.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(e) => Err(io::Error::other(e)),
+    }
+}
