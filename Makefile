@@ -1,11 +1,12 @@
-# tinypush: `make run` serves the demo on 127.0.0.1:8080, `make test` runs every test.
+# tinypush: `make run` serves the demo on 127.0.0.1:8080 (history kept in data/),
+# `make test` runs every test.
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:8080
 
 .PHONY: run test lint release check autobahn bench bench-quick bench-build
 
 run:
-	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static
+	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static --data-dir data
 
 test:
 	$(CARGO) test --all-targets

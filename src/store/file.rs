@@ -24,7 +24,7 @@ pub(super) fn open(dir: &Path, file: &Path) -> Result<(Database, u64), String> {
     let why = |e: &dyn std::fmt::Display| format!("cannot use {}: {e}", file.display());
     std::fs::create_dir_all(dir).map_err(|e| why(&e))?;
     let db = match open_db(file) {
-        Err(DatabaseError::Storage(StorageError::Corrupted(damage))) => {
+        Err(DatabaseError::Storage(damage)) if is_damage(&damage) => {
             let floor = clock::now_ms();
             let aside = set_aside(file, floor).map_err(|e| why(&e))?;
             error!(
@@ -53,6 +53,17 @@ fn open_db(file: &Path) -> Result<Database, DatabaseError> {
         .set_cache_size(CACHE_BYTES)
         .set_check_integrity_on_open(true)
         .create(file)
+}
+
+/// Whether an error opening the file says its content is damaged (rather
+/// than the file being out of reach): a failed check, or a page that the
+/// layout promises but the file is too short to hold.
+fn is_damage(e: &StorageError) -> bool {
+    match e {
+        StorageError::Corrupted(_) => true,
+        StorageError::Io(e) => e.kind() == io::ErrorKind::UnexpectedEof,
+        _ => false,
+    }
 }
 
 /// Renames a damaged file to `NAME.damaged-SECS`; returns the new path.

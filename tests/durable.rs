@@ -1,0 +1,300 @@
+//! The durable history (`--data-dir`), through the binary: stopped,
+//! killed, restarted on the same folder, its file cut short.
+//!
+//! ```text
+//! POST /topics/news  m1 m2 m3    → ids 1 2 3, each answered once on disk
+//! SIGTERM (or SIGKILL), start again with the same --data-dir
+//! POST /topics/news  m4          → id 4: ids go on
+//! GET /topics/news/stream?since=1 → 2 3 4
+//! ```
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::unbounded;
+use support::*;
+
+/// A fresh folder for one test's history, removed afterwards.
+struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new(name: &str) -> DataDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "tinypush-durable-{name}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        DataDir(dir)
+    }
+
+    fn arg(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temp path")
+    }
+
+    fn file(&self) -> PathBuf {
+        self.0.join("history.redb")
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `tinypush serve --data-dir DIR ARGS`, listening.
+fn serve(dir: &DataDir, args: &[&str]) -> ChildServer {
+    let mut all = vec!["--data-dir", dir.arg()];
+    all.extend_from_slice(args);
+    ChildServer::start(&all)
+}
+
+/// Stops the server with SIGTERM and expects a clean exit.
+fn stop(mut server: ChildServer) {
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+/// Runs `tinypush serve ARGS`, expecting it to exit by itself; returns the
+/// exit code and its stderr.
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tinypush");
+    let lines = read_lines(child.stderr.take().expect("piped"), "refused".into());
+    let mut text = String::new();
+    let ended = until_eof(&lines, Duration::from_secs(10), |l| {
+        text.push_str(&l);
+        text.push('\n');
+    });
+    let _ = child.kill();
+    let status = child.wait().expect("wait");
+    assert!(ended, "still running: {text}");
+    (status.code(), text)
+}
+
+/// `GET /topics/TOPIC/stream?since=CURSOR`, head read.
+fn ndjson_since(addr: SocketAddr, topic: &str, since: &str) -> StreamReader {
+    let raw = format!("GET /topics/{topic}/stream?since={since} HTTP/1.1\r\nHost: t\r\n\r\n");
+    open_stream(addr, raw.as_bytes())
+}
+
+#[test]
+fn history_and_ids_survive_a_restart_on_every_transport() {
+    let dir = DataDir::new("restart");
+    let mut server = serve(&dir, &[]);
+    server.wait_log("history kept in");
+    let mut c = connect(server.addr);
+    for i in 1..=3 {
+        assert_eq!(publish_ok(&mut c, "news", &format!("m{i}")).0, i);
+    }
+    drop(c);
+    stop(server);
+
+    let server = serve(&dir, &[]);
+    assert_eq!(publish_ok(&mut connect(server.addr), "news", "m4"), (4, 0));
+    let mut ndjson = ndjson_since(server.addr, "news", "1");
+    for i in 2..=4 {
+        assert_eq!(ndjson_message(&mut ndjson), (i, format!("m{i}")));
+    }
+    let sse = b"GET /topics/news/sse HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 2\r\n\r\n";
+    let mut sse = open_stream(server.addr, sse);
+    assert_eq!(sse_message(&mut sse), (3, "m3".into()));
+    assert_eq!(sse_message(&mut sse), (4, "m4".into()));
+    let mut ws = ws_connect(server.addr, "/topics/news/ws?since=3&format=json");
+    assert_eq!(ws_json_message(&mut ws), (4, "m4".into()));
+}
+
+#[test]
+fn without_a_data_dir_the_server_says_history_is_in_memory() {
+    let mut server = ChildServer::start(&[]);
+    let line = server.wait_log("history kept in memory only");
+    assert!(line.contains("--data-dir"), "{line}");
+}
+
+/// Publishes on one keep-alive connection until it fails, sending each
+/// acknowledged `(id, body)` on `acks`.
+fn publish_until_refused(
+    addr: SocketAddr,
+    who: usize,
+    acks: crossbeam_channel::Sender<(u64, String)>,
+) {
+    let Ok(stream) = TcpStream::connect(addr) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    for n in 0.. {
+        let body = format!("p{who}-{n}");
+        let raw = format!(
+            "POST /topics/burst HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let Some(id) = writer
+            .write_all(raw.as_bytes())
+            .ok()
+            .and_then(|()| read_receipt(&mut reader))
+        else {
+            return;
+        };
+        if acks.send((id, body)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Reads one publish response; the receipt's id when it is a 200.
+fn read_receipt(r: &mut BufReader<TcpStream>) -> Option<u64> {
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let ok = line.starts_with("HTTP/1.1 200 ");
+    let mut length = 0;
+    loop {
+        line.clear();
+        r.read_line(&mut line).ok().filter(|n| *n > 0)?;
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).ok()?;
+    let receipt: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    receipt["id"].as_u64().filter(|_| ok)
+}
+
+#[test]
+fn every_acknowledged_publish_survives_sigkill_during_a_burst() {
+    let dir = DataDir::new("kill");
+    let roomy = [
+        "--topic-history",
+        "1000000",
+        "--topic-history-bytes",
+        "256MiB",
+    ];
+    let server = serve(&dir, &roomy);
+    let (acks_tx, acks) = unbounded();
+    let publishers: Vec<_> = (0..16)
+        .map(|who| {
+            let (addr, acks) = (server.addr, acks_tx.clone());
+            thread::spawn(move || publish_until_refused(addr, who, acks))
+        })
+        .collect();
+    drop(acks_tx);
+    let mut acked = Vec::new();
+    while acked.len() < 3000 {
+        acked.push(acks.recv_timeout(READ_TIMEOUT).expect("publishes go on"));
+    }
+    server.signal("KILL");
+    for p in publishers {
+        p.join().expect("publisher");
+    }
+    acked.extend(acks.try_iter());
+    drop(server);
+
+    let server = serve(&dir, &roomy);
+    let (after, _) = publish_ok(&mut connect(server.addr), "burst", "after");
+    let newest = acked.iter().map(|(id, _)| *id).max().expect("acks");
+    assert!(
+        after > newest,
+        "id {after} given again (acked up to {newest})"
+    );
+    // Every id from 1 up to the new one, once, in order; every acked body.
+    let mut kept = vec![String::new(); after as usize];
+    let mut replay = ndjson_since(server.addr, "burst", "0");
+    for id in 1..=after {
+        let (got, data) = ndjson_message(&mut replay);
+        assert_eq!(got, id);
+        kept[id as usize - 1] = data;
+    }
+    for (id, body) in &acked {
+        assert_eq!(&kept[*id as usize - 1], body, "acked id {id}");
+    }
+    assert_eq!(kept[after as usize - 1], "after");
+}
+
+#[test]
+fn a_file_cut_short_is_set_aside_and_ids_still_go_forward() {
+    let dir = DataDir::new("cut");
+    let server = serve(&dir, &[]);
+    let mut c = connect(server.addr);
+    for i in 1..=50 {
+        publish_ok(
+            &mut c,
+            "news",
+            &format!("message {i}, long enough to fill some pages"),
+        );
+    }
+    drop(c);
+    stop(server);
+    let len = std::fs::metadata(dir.file()).expect("file").len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.file())
+        .expect("open");
+    file.set_len(len / 2).expect("truncate");
+    drop(file);
+
+    let mut server = serve(&dir, &[]);
+    let line = server.wait_log("is damaged");
+    assert!(line.contains("set aside as"), "{line}");
+    let (id, _) = publish_ok(&mut connect(server.addr), "news", "fresh");
+    assert!(id > 50, "id {id} may repeat an old one");
+    let mut r = ndjson_since(server.addr, "news", "10");
+    let gap = r.json().expect("a gap first");
+    assert_eq!(gap["event"], "gap", "{gap}");
+    assert_eq!(
+        (gap["from"].as_u64(), gap["to"].as_u64()),
+        (Some(11), Some(id - 1))
+    );
+    assert_eq!(ndjson_message(&mut r), (id, "fresh".into()));
+    let aside = std::fs::read_dir(&dir.0)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("history.redb.damaged-")
+        });
+    assert!(aside, "the damaged file is kept for a look");
+}
+
+#[test]
+fn a_data_dir_in_use_or_unusable_is_one_line_and_exit_1() {
+    let dir = DataDir::new("held");
+    let _holder = serve(&dir, &[]);
+    let (code, log) = refused(&["--data-dir", dir.arg()]);
+    assert_eq!(code, Some(1), "{log}");
+    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{log}");
+    assert!(errors[0].contains("another process has it open"), "{log}");
+
+    // A folder that cannot be made: its parent is a file.
+    let blocker = DataDir::new("blocker");
+    std::fs::write(&blocker.0, b"not a folder").expect("write");
+    let inside = Path::new(blocker.arg()).join("data");
+    let (code, log) = refused(&["--data-dir", inside.to_str().expect("UTF-8")]);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("cannot use") && log.contains("history.redb"),
+        "{log}"
+    );
+    let _ = std::fs::remove_file(&blocker.0);
+}
