@@ -206,7 +206,10 @@ fn every_acknowledged_publish_survives_sigkill_during_a_burst() {
     let text = metrics(server.addr);
     let commits = metric_in(&text, "tinypush_store_commits_total");
     let published = metric_in(&text, "tinypush_messages_published_total");
-    assert!(commits * 2 <= published, "{commits} syncs for {published} publishes");
+    assert!(
+        commits * 2 <= published,
+        "{commits} syncs for {published} publishes"
+    );
     server.signal("KILL");
     for p in publishers {
         p.join().expect("publisher");
@@ -307,7 +310,10 @@ fn a_data_dir_in_use_or_unusable_is_one_line_and_exit_1() {
 #[test]
 fn the_count_and_byte_caps_hold_on_disk_and_the_file_stops_growing() {
     let dir = DataDir::new("caps");
-    let server = serve(&dir, &["--topic-history", "10", "--topic-history-bytes", "3KiB"]);
+    let server = serve(
+        &dir,
+        &["--topic-history", "10", "--topic-history-bytes", "3KiB"],
+    );
     let mut c = connect(server.addr);
     let kib = "k".repeat(1024);
     let mut sizes = Vec::new();
@@ -323,16 +329,25 @@ fn the_count_and_byte_caps_hold_on_disk_and_the_file_stops_growing() {
     // 3,000 messages and 1.5 MiB published; the file holds 13 and reuses
     // the pages of the rest.
     assert!(sizes[2] <= sizes[0] + 64 * 1024, "file grew: {sizes:?}");
-    assert!(sizes[2] < 512 * 1024, "file holds more than its history: {sizes:?}");
+    assert!(
+        sizes[2] < 512 * 1024,
+        "file holds more than its history: {sizes:?}"
+    );
 
-    let server = serve(&dir, &["--topic-history", "10", "--topic-history-bytes", "3KiB"]);
+    let server = serve(
+        &dir,
+        &["--topic-history", "10", "--topic-history-bytes", "3KiB"],
+    );
     let mut c = connect(server.addr);
     assert_eq!(publish_ok(&mut c, "big", "last").0, 1501);
     assert_eq!(publish_ok(&mut c, "small", "last").0, 1501);
     // Bytes: two of 1 KiB and "last" fit in 3 KiB; a gap names the rest.
     let mut big = ndjson_since(server.addr, "big", "0");
     let gap = big.json().expect("gap");
-    assert_eq!((gap["from"].as_u64(), gap["to"].as_u64()), (Some(1), Some(1498)));
+    assert_eq!(
+        (gap["from"].as_u64(), gap["to"].as_u64()),
+        (Some(1), Some(1498))
+    );
     for id in 1499..=1500 {
         assert_eq!(ndjson_message(&mut big), (id, kib.clone()));
     }
@@ -362,6 +377,9 @@ fn messages_past_the_ttl_are_let_go_and_stay_gone_after_a_restart() {
 
     let server = serve(&dir, &ttl);
     let gap = first_of_replay(server.addr);
-    assert_eq!((gap["event"].as_str(), gap["to"].as_u64()), (Some("gap"), Some(1)));
+    assert_eq!(
+        (gap["event"].as_str(), gap["to"].as_u64()),
+        (Some("gap"), Some(1))
+    );
     assert_eq!(publish_ok(&mut connect(server.addr), "news", "next").0, 2);
 }

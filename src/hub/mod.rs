@@ -22,12 +22,18 @@
 //! id. So a slow client never slows the publisher or anyone else.
 //!
 //! A cursor the history cannot serve gets a [`Gap`] first: the oldest
-//! messages were evicted, or the cursor is beyond the last id (the server
-//! restarted and ids began again at 1). Not kept: anything across restarts.
+//! messages were evicted (count, bytes, age), or the cursor is beyond the
+//! last id. With a store (`--data-dir`), a publish is numbered and kept only
+//! once it is on disk (`commit.rs`), and a topic's ids and history are read
+//! back when it is first used, so ids go on across restarts. In memory, ids
+//! begin again at 1 after a restart: a cursor beyond the new last id gets a
+//! gap (`to: None`), but one at or below it cannot be told from a current
+//! one.
 //!
 //! Files: `message.rs` (what is handed around), `sink.rs` (where a
 //! subscriber's messages go), `topic.rs` (one topic: ids, history, the
-//! unsent), `fanout.rs` (the threads that hand messages over),
+//! unsent), `commit.rs` (durable publishing, one sync for many),
+//! `fanout.rs` (the threads that hand messages over),
 //! `registry.rs` (the map of topics, forgetting idle ones),
 //! `subscription.rs`. The hub knows nothing of HTTP or WebSocket: the
 //! endpoints turn its messages into wire bytes.

@@ -11,10 +11,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use log::error;
-use redb::{Database, DatabaseError, ReadableDatabase, StorageError};
+use redb::{Database, DatabaseError, ReadableDatabase, StorageError, TableDefinition};
 
-use super::{CACHE_BYTES, SETTINGS};
 use crate::clock;
+
+/// Memory redb may use to cache pages (its default is 1 GiB).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// `floor` → the id every topic's ids begin after (set when a damaged file was replaced).
+const SETTINGS: TableDefinition<&str, u64> = TableDefinition::new("settings");
 
 /// Opens `file` in `dir` (made if missing); returns it and its id floor.
 ///

@@ -47,15 +47,11 @@ use rows::{Meta, evict, read_meta, write_meta};
 
 /// The file in the data dir.
 pub const FILE_NAME: &str = "history.redb";
-/// Memory redb may use to cache pages (its default is 1 GiB).
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// (topic, id) → (time in ms since the Unix epoch, body).
 const MESSAGES: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new("messages");
 /// topic → (last id, last time, messages held, bytes held).
 const TOPICS: TableDefinition<&str, (u64, u64, u64, u64)> = TableDefinition::new("topics");
-/// `floor` → the id every topic's ids begin after (set when a damaged file was replaced).
-const SETTINGS: TableDefinition<&str, u64> = TableDefinition::new("settings");
 
 /// The open history file.
 pub struct Store {

@@ -10,7 +10,7 @@ use std::io;
 
 use redb::{ReadableTable, Table};
 
-use super::Bounds;
+use super::bounds::Bounds;
 
 /// A topic's row in `topics`.
 #[derive(Debug, Clone, Copy, Default)]
