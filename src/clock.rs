@@ -1,5 +1,6 @@
 //! The one wall clock: milliseconds since the Unix epoch, the `time` of
-//! every message and keepalive object (`"time":1763755200000`).
+//! every message and keepalive object (`"time":1763755200000`), and
+//! microseconds for where a history that starts empty begins its ids.
 //!
 //! Deadlines and timeouts use `Instant` (monotonic) instead; this clock is
 //! only for times a client reads.
@@ -11,4 +12,11 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Now, in microseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }

@@ -383,3 +383,33 @@ fn messages_past_the_ttl_are_let_go_and_stay_gone_after_a_restart() {
     );
     assert_eq!(publish_ok(&mut connect(server.addr), "news", "next").0, 2);
 }
+
+#[test]
+fn in_memory_a_cursor_from_before_a_restart_gets_a_gap_not_silence() {
+    let first = ChildServer::start(&[]);
+    let mut c = connect(first.addr);
+    let (old, _) = publish_ok(&mut c, "news", "before");
+    publish_ok(&mut c, "news", "lost in the restart");
+    drop(c);
+    stop(first);
+    // The new run numbers after its own start time, above every old id.
+    let second = ChildServer::start(&[]);
+    let mut c = connect(second.addr);
+    let ids: Vec<u64> = (0..3)
+        .map(|i| publish_ok(&mut c, "news", &format!("new {i}")).0)
+        .collect();
+    assert!(
+        ids[0] > old + 1,
+        "new ids {ids:?} overlap the old run's ({old})"
+    );
+    let mut r = ndjson_since(second.addr, "news", &old.to_string());
+    let gap = r.json().expect("a gap first");
+    assert_eq!(gap["event"], "gap", "{gap}");
+    assert_eq!(
+        (gap["from"].as_u64(), gap["to"].as_u64()),
+        (Some(old + 1), Some(ids[0] - 1))
+    );
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(ndjson_message(&mut r), (*id, format!("new {i}")));
+    }
+}

@@ -57,7 +57,8 @@ pub struct Gap {
     /// The first missing id (the cursor + 1).
     pub from: u64,
     /// The last missing id, or `None` when the cursor is beyond the last id:
-    /// ids began again (a restart), so what came after it is unknown.
+    /// a cursor the server never gave out (or from a history since lost),
+    /// so what came after it is unknown.
     pub to: Option<u64>,
 }
 

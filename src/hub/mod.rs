@@ -25,10 +25,9 @@
 //! messages were evicted (count, bytes, age), or the cursor is beyond the
 //! last id. With a store (`--data-dir`), a publish is numbered and kept only
 //! once it is on disk (`commit.rs`), and a topic's ids and history are read
-//! back when it is first used, so ids go on across restarts. In memory, ids
-//! begin again at 1 after a restart: a cursor beyond the new last id gets a
-//! gap (`to: None`), but one at or below it cannot be told from a current
-//! one.
+//! back when it is first used, so ids go on across restarts. In memory, a
+//! run numbers each topic after its own start time in microseconds, so a
+//! cursor from an earlier run falls below the new history: a gap too.
 //!
 //! Files: `message.rs` (what is handed around), `sink.rs` (where a
 //! subscriber's messages go), `topic.rs` (one topic: ids, history, the
@@ -85,6 +84,9 @@ pub struct Hub {
     store: Option<Arc<Store>>,
     /// Writes durable publishes; `None` in memory mode.
     committer: Option<Committer>,
+    /// In memory mode, where a new topic's ids begin after (see
+    /// `TopicConfig::ids_after_start`).
+    first_after: u64,
 }
 
 impl Hub {
@@ -128,6 +130,11 @@ impl Hub {
             fanout,
             store,
             committer,
+            first_after: if config.ids_after_start {
+                clock::now_us()
+            } else {
+                0
+            },
         }))
     }
 
@@ -258,7 +265,10 @@ impl Hub {
     /// A topic's last id and history from the store; nothing in memory mode.
     fn load(&self, name: &Arc<str>) -> Result<Start> {
         let Some(store) = &self.store else {
-            return Ok(Start::default());
+            return Ok(Start {
+                last_id: self.first_after,
+                ..Start::default()
+            });
         };
         let loaded = store
             .load(name, self.bounds, clock::now_ms())

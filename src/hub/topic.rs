@@ -184,9 +184,9 @@ impl TopicState {
         }
     }
 
-    /// The ids after `cursor` that the history cannot give back: evicted,
-    /// or unknown because the cursor is beyond the last id (ids began
-    /// again: memory mode after a restart).
+    /// The ids after `cursor` that the history cannot give back: evicted
+    /// (or from an earlier run, whose ids all lie below this one's), or
+    /// unknown because the cursor is beyond the last id.
     fn gap_after(&self, cursor: u64) -> Option<Gap> {
         let oldest = self.history.front().map_or(self.last_id + 1, |m| m.id);
         if cursor > self.last_id {

@@ -4,7 +4,7 @@
 //! ```text
 //! history.redb                      opened, checked; a torn last commit rolled back
 //! history.redb.damaged-1763755200   a file that failed the check, kept for a look
-//! settings: floor → 1763755200000   the new file's ids begin after this
+//! settings: floor → 1763755200000000   the new file's ids begin after this
 //! ```
 
 use std::io;
@@ -29,7 +29,7 @@ pub(super) fn open(dir: &Path, file: &Path) -> Result<(Database, u64), String> {
     std::fs::create_dir_all(dir).map_err(|e| why(&e))?;
     let db = match open_db(file) {
         Err(DatabaseError::Storage(damage)) if is_damage(&damage) => {
-            let floor = clock::now_ms();
+            let floor = clock::now_us();
             let aside = set_aside(file, floor).map_err(|e| why(&e))?;
             error!(
                 "{} is damaged ({damage}): set aside as {}; a new history starts, ids after {floor}",
@@ -71,9 +71,9 @@ fn is_damage(e: &StorageError) -> bool {
 }
 
 /// Renames a damaged file to `NAME.damaged-SECS`; returns the new path.
-fn set_aside(file: &Path, now_ms: u64) -> io::Result<PathBuf> {
+fn set_aside(file: &Path, now_us: u64) -> io::Result<PathBuf> {
     let mut aside = file.as_os_str().to_owned();
-    aside.push(format!(".damaged-{}", now_ms / 1000));
+    aside.push(format!(".damaged-{}", now_us / 1_000_000));
     let aside = PathBuf::from(aside);
     std::fs::rename(file, &aside)?;
     Ok(aside)

@@ -24,8 +24,9 @@
 //! Every page is checked when the file is opened. A file damaged beyond
 //! what redb repairs (cut short, overwritten) is not a reason to stay down:
 //! it is set aside as `history.redb.damaged-SECS`, and a new file starts
-//! whose ids begin after a floor, the time of the reset in milliseconds
-//! (`floor → 1763755200000`), above any id the lost file can have given. So
+//! whose ids begin after a floor, the time of the reset in microseconds
+//! (`floor → 1763755200000000`), above any id the lost file can have given
+//! (that would take a message a microsecond since it began). So
 //! ids still never go back, and a returning subscriber's cursor falls
 //! below the new history: it gets a gap event naming what was lost.
 //!

@@ -37,6 +37,9 @@ pub fn start_server_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         ..Config::default()
     };
     config.http.drain_timeout = Duration::from_secs(2);
+    // Ids from 1, so tests can write them out; the binary's numbering
+    // after its start time is tested through the binary (tests/durable.rs).
+    config.topics.ids_after_start = false;
     tweak(&mut config);
     let server = Server::bind(config).expect("bind 127.0.0.1:0");
     let addr = server.local_addr();

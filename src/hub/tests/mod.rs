@@ -17,6 +17,7 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn hub(tweak: impl FnOnce(&mut TopicConfig)) -> Arc<Hub> {
     let mut config = Config::default().topics;
+    config.ids_after_start = false;
     tweak(&mut config);
     Hub::new(&config, None, Arc::new(Metrics::default())).expect("threads start")
 }
