@@ -12,13 +12,12 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::client::Transport;
-use crate::phases::{Phase, Settings};
+use crate::phases::{Phase, Settings, Storage};
 use crate::plan::Plan;
 use crate::server::Spec;
 
 /// How tinypush is started; run from the project's root.
-const TINYPUSH: &str =
-    "target/release/tinypush serve --addr 127.0.0.1:{port} --static-dir static --log-level warn --max-connections 12000";
+const TINYPUSH: &str = "target/release/tinypush serve --addr 127.0.0.1:{port} --static-dir static --log-level warn --max-connections 12000";
 
 /// Measures tinypush, and any server speaking its topic contract beside it,
 /// on this machine; prints one markdown table.
@@ -40,7 +39,8 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only the phases whose name starts with this (echo, fanout,
-    /// fanout-sse, fanout-ws-10000, stream, publish, connects); repeatable.
+    /// fanout-sse, fanout-ws-10000, stream, publish (in memory and durable),
+    /// publish-durable, connects); repeatable.
     #[arg(long = "only", value_name = "PHASE")]
     only: Vec<String>,
     /// Fan-out subscriber counts.
@@ -120,7 +120,12 @@ fn phases(sizes: &[usize], only: &[String]) -> Result<Vec<Phase>, String> {
     for transport in [Transport::Sse, Transport::Ws] {
         all.extend(sizes.iter().map(|&n| Phase::Fanout(transport, n)));
     }
-    all.extend([Phase::Stream, Phase::Publish, Phase::Connects]);
+    all.extend([
+        Phase::Stream,
+        Phase::Publish(Storage::Memory),
+        Phase::Publish(Storage::Disk),
+        Phase::Connects,
+    ]);
     if only.is_empty() {
         return Ok(all);
     }
@@ -176,6 +181,8 @@ mod tests {
         };
         assert_eq!(names(&["fanout-ws"]), ["fanout-ws-100", "fanout-ws-1000"]);
         assert_eq!(names(&["echo", "connects"]), ["echo", "connects"]);
+        assert_eq!(names(&["publish"]), ["publish", "publish-durable"]);
+        assert_eq!(names(&["publish-d"]), ["publish-durable"]);
         assert!(phases(&[100], &["nothing".into()]).is_err());
     }
 }

@@ -9,6 +9,10 @@
 //!       start → phase → kill     the phase bounded by its time limit
 //! ```
 //!
+//! A durable phase (`publish-durable`) runs on tinypush alone, started with
+//! `--data-dir` and a fresh folder each rep; the peers' cells of its rows
+//! stay empty (`—`).
+//!
 //! A failure (a refused connect, a crash, a timeout) marks that server's
 //! cells of the phase with a footnote, and the run goes on. Past the run's
 //! time limit, what is left is skipped, with a footnote too.
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 use tokio::time::timeout;
 
 use crate::phases::{Outcome, Phase, Settings};
-use crate::server::{self, Server, Spec};
+use crate::server::{self, DataDir, Server, Spec};
 use crate::table::{Format, Row, Table, Value};
 
 /// Everything the run needs to know.
@@ -56,6 +60,10 @@ pub async fn run(plan: &Plan) -> Table {
             .collect();
         for rep in 0..plan.reps {
             for (i, spec) in plan.servers.iter().enumerate() {
+                // Only tinypush (servers[0]) has a --data-dir.
+                if phase.durable() && i > 0 {
+                    continue;
+                }
                 if started.elapsed() > plan.time_limit {
                     let why = format!(
                         "{}: skipped, the run's {} min limit had passed",
@@ -94,8 +102,9 @@ impl Run<'_> {
     async fn measure(&self, table: &mut Table, run_started: Instant) {
         let started = Instant::now();
         let prefix = format!("{}, {}", self.spec.name, self.phase.label());
-        let mut server = match server::start(self.spec, &self.plan.work_dir).await {
-            Ok(server) => server,
+        // `_data` outlives the server: its folder goes once the server is killed.
+        let (mut server, _data) = match self.start().await {
+            Ok(started) => started,
             Err(e) => {
                 table.fail(self.server, self.keys, &format!("{prefix}: {e}"));
                 self.progress(run_started, started, &format!("failed: {e}"));
@@ -121,6 +130,18 @@ impl Run<'_> {
             }
         };
         self.progress(run_started, started, &said);
+    }
+
+    /// Starts the server: for a durable phase, with a fresh data folder,
+    /// to be dropped after the server.
+    async fn start(&self) -> Result<(Server, Option<DataDir>), String> {
+        let work_dir = &self.plan.work_dir;
+        if !self.phase.durable() {
+            return Ok((server::start(self.spec, work_dir).await?, None));
+        }
+        let data = DataDir::fresh(work_dir, &self.spec.name, self.rep)?;
+        let server = server::start(&self.spec.with_data_dir(&data), work_dir).await?;
+        Ok((server, Some(data)))
     }
 
     /// Records a finished rep: its values, and a footnote for each note
@@ -166,10 +187,13 @@ impl Run<'_> {
             nums: vec![v],
             idle: None,
         };
-        table.value(
-            self.server,
-            value("rss-start", server.start.rss_kib as f64 / 1024.0),
-        );
+        // RSS at start is that of the usual command, without a data dir.
+        if !self.phase.durable() {
+            table.value(
+                self.server,
+                value("rss-start", server.start.rss_kib as f64 / 1024.0),
+            );
+        }
         if let Some(bytes) = self.spec.binary_bytes() {
             table.value(
                 self.server,

@@ -14,6 +14,13 @@
 //! a graceful drain would only add seconds. Its stdout and stderr are
 //! appended to `WORK_DIR/NAME.log`, where a crash leaves its last words; its
 //! program is copied to `WORK_DIR/NAME` first (see [`Spec::snapshot`]).
+//!
+//! A durable phase starts tinypush with a data folder of its own, made empty
+//! before the start and removed once the server is killed:
+//!
+//! ```text
+//! … tinypush serve … --data-dir bench/target/run/tinypush-data-r0
+//! ```
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -78,6 +85,41 @@ impl Spec {
         let rest = &self.command.trim_start()[program.len()..];
         self.command = format!("{}{rest}", copy.display());
         Ok(())
+    }
+
+    /// The same server, keeping its history in `dir` (tinypush's `--data-dir`).
+    pub fn with_data_dir(&self, dir: &DataDir) -> Spec {
+        Spec {
+            name: self.name.clone(),
+            command: format!("{} --data-dir {}", self.command, dir.path.display()),
+        }
+    }
+}
+
+/// A data folder for one start of a server; removed when dropped.
+pub struct DataDir {
+    path: PathBuf,
+}
+
+impl DataDir {
+    /// `work_dir/NAME-data-rREP`, emptied of anything a killed run left there.
+    ///
+    /// # Errors
+    /// What was there cannot be removed.
+    pub fn fresh(work_dir: &Path, name: &str, rep: usize) -> Result<DataDir, String> {
+        let path = work_dir.join(format!("{name}-data-r{rep}"));
+        match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot empty {}: {e}", path.display()))
+            }
+            _ => Ok(DataDir { path }),
+        }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

@@ -165,9 +165,26 @@ impl<S: AsyncRead + Unpin> Conn<S> {
 /// No complete response head within [`IO_TIMEOUT`].
 pub async fn get_status(addr: SocketAddr, path: &str) -> io::Result<u16> {
     let mut conn = Conn::open(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    conn.send(request.as_bytes()).await?;
+    conn.send(&get_request(addr, path)).await?;
     Ok(conn.read_head().await?.status)
+}
+
+/// `GET path` on a connection of its own; the body of its 200.
+///
+/// # Errors
+/// Another status, or no complete head or body within [`IO_TIMEOUT`] each.
+pub async fn get_body(addr: SocketAddr, path: &str) -> io::Result<Vec<u8>> {
+    let mut conn = Conn::open(addr).await?;
+    conn.send(&get_request(addr, path)).await?;
+    let head = conn.read_head().await?;
+    if head.status != 200 {
+        return Err(io::Error::other(format!("HTTP {}", head.status)));
+    }
+    conn.read_body(head.framing).await
+}
+
+fn get_request(addr: SocketAddr, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").into_bytes()
 }
 
 /// Parses a response head at the start of `buf`: its length and what it

@@ -8,11 +8,17 @@
 //!               delivery latency, delivered/lost/out of order, server CPU per
 //!               delivered message; before publishing, memory and threads per idle subscriber
 //! stream        one SSE subscriber, 64 KiB messages back to back: MB/s
-//! publish       1, then 16 keep-alive publishers, no subscribers: publishes/s
+//! publish       1, then 16 keep-alive publishers, no subscribers: publishes/s,
+//!               server CPU per publish
+//! publish-durable
+//!               the same, tinypush alone started with --data-dir (the peers keep
+//!               history in memory); also publishes per fsync
 //! connects      1,000 connects at once: the kernel's listen-queue overflows
 //! ```
 //!
 //! A phase returns its [`Value`]s and notes, or why it could not finish.
+//! `--only publish` runs both publish phases (names match by prefix), so the
+//! durable rows sit beside the in-memory ones of the same run.
 
 mod connects;
 mod echo;
@@ -32,6 +38,8 @@ use crate::client::Transport;
 use crate::proc::{Measured, Window};
 use crate::stats::count;
 use crate::table::{Row, Value};
+
+pub use publish::Storage;
 
 /// The server a phase measures.
 #[derive(Debug, Clone, Copy)]
@@ -81,20 +89,21 @@ pub enum Phase {
     Fanout(Transport, usize),
     /// One SSE stream's throughput.
     Stream,
-    /// Keep-alive publishers, no subscribers.
-    Publish,
+    /// Keep-alive publishers, no subscribers; history in memory or on disk.
+    Publish(Storage),
     /// 1,000 connects at once.
     Connects,
 }
 
 impl Phase {
-    /// The name `--only` matches: `echo`, `fanout-sse-1000`, `stream`, ….
+    /// The name `--only` matches: `echo`, `fanout-sse-1000`, `publish-durable`, ….
     pub fn name(self) -> String {
         match self {
             Phase::Echo => "echo".into(),
             Phase::Fanout(t, n) => format!("fanout-{}-{n}", t.label().to_lowercase()),
             Phase::Stream => "stream".into(),
-            Phase::Publish => "publish".into(),
+            Phase::Publish(Storage::Memory) => "publish".into(),
+            Phase::Publish(Storage::Disk) => "publish-durable".into(),
             Phase::Connects => "connects".into(),
         }
     }
@@ -105,7 +114,8 @@ impl Phase {
             Phase::Echo => "WS echo".into(),
             Phase::Fanout(t, n) => format!("fan-out {}, {} subscribers", t.label(), count(n)),
             Phase::Stream => "one SSE stream".into(),
-            Phase::Publish => "publishing".into(),
+            Phase::Publish(Storage::Memory) => "publishing".into(),
+            Phase::Publish(Storage::Disk) => "durable publishing".into(),
             Phase::Connects => "1,000 connects at once".into(),
         }
     }
@@ -116,9 +126,15 @@ impl Phase {
             Phase::Echo => echo::rows(),
             Phase::Fanout(t, n) => fanout::rows(t, n, s.rate),
             Phase::Stream => stream::rows(),
-            Phase::Publish => publish::rows(),
+            Phase::Publish(storage) => publish::rows(storage),
             Phase::Connects => connects::rows(),
         }
+    }
+
+    /// Whether it needs the server to keep history on disk: then it runs on
+    /// tinypush alone, started with `--data-dir`.
+    pub fn durable(self) -> bool {
+        self == Phase::Publish(Storage::Disk)
     }
 
     /// The longest one rep may take before it counts as failed.
@@ -129,7 +145,7 @@ impl Phase {
             // Connecting 10,000 takes a while; so may a struggling server's drain.
             Phase::Fanout(_, n) => s.fanout + 2 * margin + Duration::from_millis(5 * n as u64),
             Phase::Stream => s.stream + margin,
-            Phase::Publish => 2 * s.publish + margin,
+            Phase::Publish(_) => 2 * s.publish + margin,
             Phase::Connects => margin,
         }
     }
@@ -143,7 +159,7 @@ impl Phase {
             Phase::Echo => echo::run(t, s).await,
             Phase::Fanout(tr, n) => fanout::run(t, tr, n, s, tag).await,
             Phase::Stream => stream::run(t, s, tag).await,
-            Phase::Publish => publish::run(t, s, tag).await,
+            Phase::Publish(storage) => publish::run(t, s, tag, storage).await,
             Phase::Connects => connects::run(t).await,
         }
     }

@@ -1,19 +1,29 @@
 //! Publishing: keep-alive publishers posting 64-byte messages to a topic no
-//! one subscribes to, each waiting for its 200 before the next.
+//! one subscribes to, each waiting for its 200 before the next; 1 publisher,
+//! then 16. Phase `publish` keeps history in memory (every server);
+//! `publish-durable` starts tinypush alone with `--data-dir` (a fresh folder
+//! each rep), where a publish is answered only once it is on disk.
 //!
 //! ```text
 //! POST /topics/bench-publish-r0 HTTP/1.1 … Content-Length: 64   → 200 {"id":N,…,"receivers":0}
 //! ```
 //!
-//! Today a publish lands in memory. When publishing becomes durable (a later
-//! issue), these rows are where its cost shows: run them with durability on,
-//! and add a row here if it needs a setting of its own.
+//! Durable, tinypush's writer thread commits the publishes waiting at that
+//! moment in one redb transaction, one fsync (group commit). `/metrics`
+//! counts those commits; read before and after each window, they give
+//! publishes per fsync: 1.0 with one publisher (each waits for its own),
+//! more with 16.
+//!
+//! ```text
+//! GET /metrics → 200 …\ntinypush_store_commits_total 5523\n…
+//! ```
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use super::{Outcome, Settings, Target, counted_window};
+use crate::client::http::get_body;
 use crate::client::publisher::Publisher;
 
 use crate::table::{Format, Row, Value};
@@ -24,55 +34,121 @@ const BODY: &[u8] = b"pxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 /// Publisher counts measured.
 const PUBLISHERS: [usize; 2] = [1, 16];
 
+/// The `/metrics` counter of tinypush's durable commits (one fsync each).
+const COMMITS: &str = "tinypush_store_commits_total";
+
+/// Where the server keeps a message before it answers the publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// In memory: the usual command.
+    Memory,
+    /// On disk: tinypush with `--data-dir`.
+    Disk,
+}
+
+impl Storage {
+    /// `publish-1` or `durable-1`: the row keys of this storage.
+    fn key(self, suffix: &str) -> String {
+        match self {
+            Storage::Memory => format!("publish-{suffix}"),
+            Storage::Disk => format!("durable-{suffix}"),
+        }
+    }
+
+    /// What labels say before "publish".
+    fn word(self) -> &'static str {
+        match self {
+            Storage::Memory => "",
+            Storage::Disk => "durable ",
+        }
+    }
+}
+
 /// The rows this phase fills.
-pub fn rows() -> Vec<Row> {
-    let row = |key: &str, label: &str, format| Row::new(key, 5, label, format);
-    vec![
+pub fn rows(storage: Storage) -> Vec<Row> {
+    let row = |suffix: &str, label: String, format| Row::new(storage.key(suffix), 5, label, format);
+    let word = storage.word();
+    let mut rows = vec![
         row(
-            "publish-1",
-            "publishes/s, 1 keep-alive publisher, 64 B",
+            "1",
+            format!("{word}publishes/s, 1 keep-alive publisher, 64 B"),
             Format::Whole,
         ),
         row(
-            "publish-16",
-            "publishes/s, 16 keep-alive publishers, 64 B",
+            "16",
+            format!("{word}publishes/s, 16 keep-alive publishers, 64 B"),
             Format::Whole,
         ),
         row(
-            "publish-cpu",
-            "server CPU per publish, µs (1 / 16 publishers)",
+            "cpu",
+            format!("server CPU per {word}publish, µs (1 / 16 publishers)"),
             Format::TenthsPair,
         ),
-    ]
+    ];
+    if storage == Storage::Disk {
+        rows.push(row(
+            "per-fsync",
+            "publishes per fsync (1 / 16 publishers)".into(),
+            Format::TenthsPair,
+        ));
+    }
+    rows
+}
+
+/// What one window measured.
+struct Sample {
+    /// Publishes answered per second.
+    rate: f64,
+    /// Server CPU µs per publish.
+    cpu_us: f64,
+    /// The machine's idle share.
+    idle: f64,
+    /// Durable commits (fsyncs) in the window; `None` in memory.
+    commits: Option<u64>,
+    /// Publishes answered.
+    published: u64,
 }
 
 /// Measures 1 publisher, then 16.
-pub async fn run(t: Target, s: &Settings, tag: &str) -> Result<Outcome, String> {
+pub async fn run(t: Target, s: &Settings, tag: &str, storage: Storage) -> Result<Outcome, String> {
     let topic = format!("bench-{tag}");
-    let (one, one_cpu, one_idle) = measure(t, PUBLISHERS[0], &topic, s.publish).await?;
-    let (many, many_cpu, many_idle) = measure(t, PUBLISHERS[1], &topic, s.publish).await?;
-    let value = |key: &str, nums, idle| Value {
-        key: key.into(),
+    let one = measure(t, PUBLISHERS[0], &topic, s.publish, storage).await?;
+    let many = measure(t, PUBLISHERS[1], &topic, s.publish, storage).await?;
+    let value = |suffix: &str, nums, idle| Value {
+        key: storage.key(suffix),
         nums,
         idle: Some(idle),
     };
+    let mut values = vec![
+        value("1", vec![one.rate], one.idle),
+        value("16", vec![many.rate], many.idle),
+        value("cpu", vec![one.cpu_us, many.cpu_us], many.idle),
+    ];
+    let mut detail = None;
+    if let (Some(a), Some(b)) = (one.commits, many.commits) {
+        let per = |w: &Sample, commits| w.published as f64 / commits as f64;
+        values.push(value(
+            "per-fsync",
+            vec![per(&one, a), per(&many, b)],
+            many.idle,
+        ));
+        detail = Some(format!("fsyncs: {a} / {b}"));
+    }
     Ok(Outcome {
-        values: vec![
-            value("publish-1", vec![one], one_idle),
-            value("publish-16", vec![many], many_idle),
-            value("publish-cpu", vec![one_cpu, many_cpu], many_idle),
-        ],
+        values,
+        detail,
         ..Outcome::default()
     })
 }
 
-/// Publishes/s, server CPU µs per publish, and the idle share.
+/// One window of `publishers` publishing to `topic` for `length`.
 async fn measure(
     t: Target,
     publishers: usize,
     topic: &str,
     length: Duration,
-) -> Result<(f64, f64, f64), String> {
+    storage: Storage,
+) -> Result<Sample, String> {
     let mut connected = Vec::with_capacity(publishers);
     for _ in 0..publishers {
         connected.push(
@@ -81,14 +157,52 @@ async fn measure(
                 .map_err(|e| format!("publisher connect: {e}"))?,
         );
     }
+    let before = commits(t, storage).await?;
     let publish = |publisher, go| publish_until(publisher, topic.to_string(), go);
     let (published, measured) =
         counted_window(t.pid, length, connected, publish, "publisher").await?;
+    // Every publish counted has had its 200, so its commit is counted too.
+    let after = commits(t, storage).await?;
     if published == 0 {
         return Err("no publish succeeded".into());
     }
+    let commits = before.zip(after).map(|(b, a)| a.saturating_sub(b));
+    if commits == Some(0) {
+        return Err(format!(
+            "{published} publishes answered, but {COMMITS} did not move"
+        ));
+    }
     let n = published as f64;
-    Ok((n / measured.secs, measured.server_us / n, measured.idle))
+    Ok(Sample {
+        rate: n / measured.secs,
+        cpu_us: measured.server_us / n,
+        idle: measured.idle,
+        commits,
+        published,
+    })
+}
+
+/// The server's durable commits so far (`None` in memory: nothing to read).
+async fn commits(t: Target, storage: Storage) -> Result<Option<u64>, String> {
+    if storage == Storage::Memory {
+        return Ok(None);
+    }
+    let metrics = get_body(t.addr, "/metrics")
+        .await
+        .map_err(|e| format!("GET /metrics: {e}"))?;
+    match counter(&metrics, COMMITS) {
+        Some(n) => Ok(Some(n)),
+        None => Err(format!("no {COMMITS} in /metrics")),
+    }
+}
+
+/// The value of the unlabelled counter `name` in a Prometheus text page:
+/// `tinypush_store_commits_total 5523` gives 5523.
+fn counter(page: &[u8], name: &str) -> Option<u64> {
+    String::from_utf8_lossy(page).lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(' ')?;
+        rest.trim().parse().ok()
+    })
 }
 
 /// Waits for the start, then publishes until the deadline.
@@ -112,4 +226,40 @@ async fn publish_until(
         published += 1;
     }
     Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters() {
+        let page = b"# HELP tinypush_store_commits_total Durable writes.\n\
+                     # TYPE tinypush_store_commits_total counter\n\
+                     tinypush_store_commits_total_x 7\n\
+                     tinypush_store_commits_total 5523\n";
+        assert_eq!(counter(page, COMMITS), Some(5523));
+        assert_eq!(counter(b"tinypush_topics 3\n", COMMITS), None);
+    }
+
+    #[test]
+    fn keys_and_labels() {
+        let labels = |s| {
+            rows(s)
+                .into_iter()
+                .map(|r| (r.key, r.label))
+                .collect::<Vec<_>>()
+        };
+        let memory: Vec<String> = labels(Storage::Memory).into_iter().map(|r| r.0).collect();
+        assert_eq!(memory, ["publish-1", "publish-16", "publish-cpu"]);
+        let durable = labels(Storage::Disk);
+        assert_eq!(
+            durable[0],
+            (
+                "durable-1".to_string(),
+                "durable publishes/s, 1 keep-alive publisher, 64 B".to_string()
+            )
+        );
+        assert_eq!(durable[3].0, "durable-per-fsync");
+    }
 }
