@@ -11,7 +11,8 @@ use crate::error::Error;
 /// One published message, shared by the history and every subscriber's queue.
 #[derive(Debug)]
 pub struct Published {
-    /// The topic's sequence number, from 1.
+    /// The topic's sequence number: from 1 on a new durable topic, after
+    /// the run's start time in memory mode; one more than the last.
     pub id: u64,
     /// The topic's name.
     pub topic: Arc<str>,

@@ -27,7 +27,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// After a sweep at the cap that freed nothing, no sweep for this long.
 pub(super) const FRUITLESS_BACKOFF: Duration = Duration::from_secs(1);
 /// Forgotten topics whose last id we remember; past it, an arbitrary one
-/// is dropped (a topic that comes back after that starts at 1 again).
+/// is dropped (a topic that comes back after that numbers from where a
+/// new topic does: the run's start, or the disk).
 pub(super) const MAX_FORGOTTEN: usize = 100_000;
 
 /// Every live topic, and the last ids of forgotten ones.
