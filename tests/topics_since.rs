@@ -218,6 +218,7 @@ fn bad_cursors_get_400_with_a_reason_on_every_transport() {
         ("/topics/a,b/X?since=a:9007199254740992", TOO_BIG),
         ("/topics/a/X?since=a:", NOT_A_CURSOR),
         ("/topics/a/X?since=", NOT_A_CURSOR),
+        ("/topics/a/X?poll=2", "poll must be 0 or 1"),
     ];
     for (path, reason) in cases {
         for kind in ["sse", "stream"] {

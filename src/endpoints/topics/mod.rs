@@ -27,7 +27,8 @@
 //! `{"event":"keepalive",...}` objects (a comment is not JSON); WebSockets
 //! have ping frames. A subscriber dropped for falling behind gets
 //! `event: error` (SSE), an `error` object (NDJSON) or close 1008, and may
-//! resume from its last id.
+//! resume from its last id. `poll=1` (SSE and NDJSON) answers the history
+//! and ends the body instead of staying open.
 //!
 //! Several topics on one connection, up to 32 (`select.rs`): every
 //! message names its topic, and a multi-topic SSE event's `id:` is the
@@ -41,7 +42,7 @@
 //!
 //! Files: `publish.rs`; `select.rs` (the topics and starts a request
 //! selects) and `since.rs` (the cursor grammar); `stream.rs` (SSE and
-//! NDJSON), `replay.rs` (what goes before live), and
+//! NDJSON), `replay.rs` (what goes before live), `poll.rs`, and
 //! `outbox/` (how live messages reach the socket without waking the
 //! thread); `ws.rs` and `ws_sink.rs`; `wire.rs` (the bytes of each format),
 //! `framer.rs` (a subscriber's bytes of a message) and `position.rs` (the
@@ -49,6 +50,7 @@
 
 mod framer;
 mod outbox;
+mod poll;
 mod position;
 mod publish;
 mod replay;

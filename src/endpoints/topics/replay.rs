@@ -1,6 +1,7 @@
-//! What a stream subscriber gets before anything live: every topic's gap
-//! notice, then every topic's messages from the history, topic after topic
-//! in the order of the URL, each framed as the live stream frames it.
+//! What a stream subscriber gets before anything live, and all that a
+//! `poll=1` gets: every topic's gap notice, then every topic's messages
+//! from the history, topic after topic in the order of the URL, each framed
+//! as the live stream frames it.
 //!
 //! ```text
 //! GET /topics/a,b/sse?since=a:2,b:0          (history of a holds 8.., of b 1..)
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use super::framer::Framer;
 use super::position::Positions;
 use crate::http::chunked::ChunkedWriter;
-use crate::hub::{Gap, Published, Subscription};
+use crate::hub::{Gap, Published, Replay, Subscription};
 
 /// One topic's part of what goes first.
 pub struct First {
@@ -46,6 +47,28 @@ impl First {
             gap: sub.gap.take(),
             messages: std::mem::take(&mut sub.replay),
             start: sub.start,
+        }
+    }
+
+    /// What `Hub::history` found for `topic`.
+    pub fn history(topic: &Arc<str>, replay: Replay) -> First {
+        First {
+            topic: Arc::clone(topic),
+            gap: replay.gap,
+            messages: replay.messages,
+            start: replay.start,
+        }
+    }
+
+    /// Nothing to send: `topic` positioned after the newest of `latest`
+    /// (`Hub::history` with `Since::Latest`), as a live start would be.
+    pub fn at_end(topic: &Arc<str>, latest: Replay) -> First {
+        let last = latest.messages.last().map_or(latest.start, |m| m.id);
+        First {
+            topic: Arc::clone(topic),
+            gap: None,
+            messages: Vec::new(),
+            start: last,
         }
     }
 }

@@ -1,9 +1,10 @@
-//! What a subscribe request selects: the topics its path names, and where
-//! each of them starts (`since`, see `since.rs`).
+//! What a subscribe request selects: the topics its path names, where each
+//! of them starts (`since`, see `since.rs`), and whether it only polls.
 //!
 //! ```text
 //! /topics/news/sse                       one topic, live
 //! /topics/a,b,c/stream?since=a:41,b:7    a after 41, b after 7, c live
+//! /topics/a,b/sse?poll=1                 the whole history of a and b, then the body ends
 //! ```
 //!
 //! Up to [`MAX_TOPICS`] topics, each named once, each a valid topic name.
@@ -27,21 +28,35 @@ pub struct Selection {
     pub topics: Vec<Arc<str>>,
     /// Where each starts; `None` is live.
     pub starts: Vec<Option<Since>>,
+    /// `poll=1`: send the history and end the body.
+    pub poll: bool,
 }
 
 impl Selection {
-    /// Reads `list` (the path's `a,b,c`) and the cursor (`Last-Event-ID`
-    /// too when `header`).
+    /// Reads `list` (the path's `a,b,c`), the cursor (`Last-Event-ID` too
+    /// when `header`) and `poll`. Polling without a cursor means the whole
+    /// history.
     ///
     /// # Errors
-    /// 400 for a bad topic list or cursor.
+    /// 400 for a bad topic list, cursor or `poll`.
     pub fn read(req: &Request, list: &str, header: bool) -> Result<Selection> {
         let topics = topics(list)?;
-        let starts = match since::requested(req, header)? {
+        let poll = match req.query("poll") {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(Error::BadRequest("poll must be 0 or 1")),
+        };
+        let cursor = since::requested(req, header)?;
+        let starts = match cursor {
             Some(cursor) => cursor.starts(&topics)?,
+            None if poll => vec![Some(Since::After(0)); topics.len()],
             None => vec![None; topics.len()],
         };
-        Ok(Selection { topics, starts })
+        Ok(Selection {
+            topics,
+            starts,
+            poll,
+        })
     }
 
     /// Whether it names more than one topic (and so speaks in JSON objects
@@ -93,6 +108,15 @@ mod tests {
         }
     }
 
+    fn req(target: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            target: target.into(),
+            minor_version: 1,
+            headers: Vec::new(),
+        }
+    }
+
     #[test]
     fn topic_lists() {
         assert_eq!(topics("news").unwrap(), [Arc::from("news")]);
@@ -115,5 +139,20 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn poll_without_a_cursor_is_the_whole_history() {
+        let s = Selection::read(&req("/t?poll=1"), "a,b", false).unwrap();
+        assert_eq!(s.starts, [Some(Since::After(0)); 2]);
+        assert!(s.poll && s.is_multi());
+        let s = Selection::read(&req("/t?poll=0&since=b:3"), "a,b", false).unwrap();
+        assert_eq!(s.starts, [None, Some(Since::After(3))]);
+        assert!(!s.poll);
+        let s = Selection::read(&req("/t?poll=1&since=latest"), "a", false).unwrap();
+        assert_eq!(s.starts, [Some(Since::Latest)]);
+        assert!(!s.is_multi());
+        let bad = Selection::read(&req("/t?poll=yes"), "a", false).unwrap_err();
+        assert_eq!(reason(bad), "poll must be 0 or 1");
     }
 }

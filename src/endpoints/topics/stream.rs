@@ -16,7 +16,7 @@
 //! subscription, all offering to one outbox. An SSE event's `data:` is
 //! then the message's JSON object (it names its topic) and its `id:` the
 //! composite cursor (`framer.rs`); a drop notice carries that cursor as
-//! `since`.
+//! `since`. With `poll=1` the history is the whole answer (`poll.rs`).
 
 use std::io;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use log::info;
 
 use super::framer::Framer;
 use super::outbox::{Drained, Outbox};
+use super::poll;
 use super::replay::{self, First};
 use super::select::Selection;
 use super::wire::Framing;
@@ -41,6 +42,9 @@ use crate::hub::{Hub, Since, Sink, Subscription};
 pub fn subscribe(x: &mut Exchange, hub: &Hub, list: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
     let selection = Selection::read(x.req, list, framing == Framing::Sse)?;
+    if selection.poll {
+        return poll::answer(x, hub, &selection, framing);
+    }
     let framer = Framer {
         framing,
         chunked: x.req.is_http11(),

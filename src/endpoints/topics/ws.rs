@@ -17,7 +17,8 @@
 //! Several topics (`/topics/a,b,c/ws`): always the JSON objects, which
 //! name their topic, so a client keeps each topic's last id and resumes
 //! with `since=a:41,b:7,c:0`. Such a connection cannot publish (which
-//! topic?): text from the client closes it with 1008.
+//! topic?): text from the client closes it with 1008. `poll=1` is for the
+//! streams; here it is a 400 (a WebSocket has no end of a body to poll to).
 
 use std::sync::Arc;
 
@@ -43,6 +44,9 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let hub = &app.hub;
     let accepted = handshake::check(x.req, &x.shared.config.ws)?;
     let selection = Selection::read(x.req, list, false)?;
+    if selection.poll {
+        return Err(Error::BadRequest("poll=1 is for /sse and /stream"));
+    }
     let json = match x.req.query("format") {
         None | Some("text") => selection.is_multi(),
         Some("json") => true,
