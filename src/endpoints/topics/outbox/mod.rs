@@ -246,11 +246,12 @@ impl Outbox {
         // Shared encodings are taken as the socket takes them; a message
         // with a head of its own is framed first, on a copy of the
         // positions, since each head depends on the messages before it.
-        let own: Vec<Framed> = match state.positions.clone() {
-            Some(mut p) if per > 1 => messages
-                .iter()
-                .map(|m| self.framer.frame(m, Some(&mut p)))
-                .collect(),
+        let own: Vec<Framed> = match &state.positions {
+            Some(positions) if per > 1 => {
+                let mut p = positions.clone();
+                let frame = |m: &Arc<Published>| self.framer.frame(m, Some(&mut p));
+                messages.iter().map(frame).collect()
+            }
             _ => Vec::new(),
         };
         let part = |i: usize| match own.get(i / per) {
