@@ -13,8 +13,9 @@
 //! ```
 //!
 //! A window is tested here with `1h`, which holds everything just
-//! published; the window's edge is tested in the hub, on message times,
-//! since waiting for a message to age would be a sleep.
+//! published, and its grammar beside the parser (`since.rs`). Where a
+//! window's edge falls is the hub's (`Since::Window` against message
+//! times): waiting here for a message to age would be a sleep.
 
 mod support;
 
