@@ -201,22 +201,37 @@ fn unknown_topic_suffix_gets_404() {
 }
 
 #[test]
-fn cursor_that_is_not_a_number_gets_400() {
+fn cursor_that_is_not_one_of_the_forms_gets_400() {
     let server = start_server();
-    for raw in [
-        &b"GET /topics/news/sse?since=abc HTTP/1.1\r\nHost: t\r\n\r\n"[..],
-        b"GET /topics/news/stream?since=-1 HTTP/1.1\r\nHost: t\r\n\r\n",
-        b"GET /topics/news/sse HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n",
+    let not_a_cursor = "since and Last-Event-ID take N, all, latest, a duration like 10m, \
+                        or topic:id pairs like a:41,b:7\n";
+    let too_big = "ids in since and Last-Event-ID must be from 0 to 9007199254740991\n";
+    for (raw, reason) in [
+        (
+            &b"GET /topics/news/sse?since=abc HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+            not_a_cursor,
+        ),
+        (
+            b"GET /topics/news/stream?since=-1 HTTP/1.1\r\nHost: t\r\n\r\n",
+            not_a_cursor,
+        ),
+        (
+            b"GET /topics/news/sse HTTP/1.1\r\nHost: t\r\nLast-Event-ID: x\r\n\r\n",
+            not_a_cursor,
+        ),
         // Past 2^53 - 1, where JavaScript stops counting exactly.
-        b"GET /topics/news/stream?since=9007199254740992 HTTP/1.1\r\nHost: t\r\n\r\n",
-        b"GET /topics/news/stream?since=18446744073709551615 HTTP/1.1\r\nHost: t\r\n\r\n",
+        (
+            b"GET /topics/news/stream?since=9007199254740992 HTTP/1.1\r\nHost: t\r\n\r\n",
+            too_big,
+        ),
+        (
+            b"GET /topics/news/stream?since=18446744073709551615 HTTP/1.1\r\nHost: t\r\n\r\n",
+            too_big,
+        ),
     ] {
         let (line, _, body) = refusal(server.addr, raw);
         assert_eq!(line, "HTTP/1.1 400 Bad Request");
-        assert_eq!(
-            body,
-            "since and Last-Event-ID must be whole numbers from 0 to 9007199254740991\n"
-        );
+        assert_eq!(body, reason);
     }
     // Nothing was left subscribed by the refusals.
     assert_eq!(metric(server.addr, "tinypush_subscribers"), 0);

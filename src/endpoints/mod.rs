@@ -4,9 +4,9 @@
 //! health.rs        GET /healthz, GET /metrics
 //! demos.rs         GET /stream (chunked text), GET /event (SSE counter)
 //! echo.rs          GET /echo, /socket, /ws (WebSocket echo, /ws with a heartbeat)
-//! topics/          POST /topics/{t}; GET /topics/{t}/sse | stream | ws
+//! topics/          POST /topics/{t}; GET /topics/{t}[,{t}…]/sse | stream | ws
 //! static_files.rs  GET /<file> from the static folder
-//! params.rs        query numbers and the one subscription cursor
+//! params.rs        query numbers and the /event demo's cursor
 //! ```
 //!
 //! Each handler takes the [`Exchange`](crate::http::exchange::Exchange) (the

@@ -1,14 +1,15 @@
 //! Reading what a request asks for: numbers in the query string, and the
-//! one cursor every subscription takes.
+//! `/event` demo's cursor, a plain id.
 //!
 //! ```text
 //! GET /stream?count=3&interval_ms=200      count 3, a line every 200 ms
-//! GET /topics/news/sse?since=41            messages after 41, then live
+//! GET /event?since=41                      events after 41
 //! Last-Event-ID: 41                        the same, sent by a reconnecting
 //!                                          browser (it wins over since=)
 //! ```
 //!
-//! A value out of range is a 400 whose one line says the range.
+//! A value out of range is a 400 whose one line says the range. Topic
+//! subscriptions take a richer cursor: `topics/since.rs`.
 
 use std::time::Duration;
 
@@ -41,9 +42,9 @@ pub fn millis(req: &Request, name: &str, default: u64, why: &'static str) -> Res
     number(req, name, default, (1, MAX_MS), why).map(Duration::from_millis)
 }
 
-/// The subscriber's cursor: the last id it has seen. `Last-Event-ID` (when
-/// `header` is true: SSE, whose browser sends it on reconnect) wins over
-/// `?since=N`; an empty header counts as none.
+/// The `/event` subscriber's cursor: the last id it has seen.
+/// `Last-Event-ID` (when `header` is true: SSE, whose browser sends it on
+/// reconnect) wins over `?since=N`; an empty header counts as none.
 ///
 /// # Errors
 /// 400 when the cursor is not a whole number from 0 to [`MAX_ID`].

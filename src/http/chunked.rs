@@ -85,8 +85,12 @@ pub fn frame(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `write_all` for several buffers (std's is not stable yet).
-fn write_all_vectored(w: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+/// `write_all` for several buffers (std's is not stable yet): one `writev`
+/// when the writer has one and takes them all.
+///
+/// # Errors
+/// When `w` fails, or takes nothing.
+pub fn write_all_vectored(w: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
     while !slices.is_empty() {
         match w.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

@@ -19,8 +19,11 @@
 //! A handler gets a [`Live`] stream and runs its own `select!` over its data
 //! plus [`Live::closed`] (the client hung up; see `watcher.rs`) and
 //! [`Live::shutdown`] (the server is stopping; end the body cleanly).
+//! A stream that has all it will say at once (a topic's `poll=1`) is
+//! [`whole`]: the same head, its body written through a buffer, then the
+//! last chunk, and the connection goes on to its next request.
 
-use std::io;
+use std::io::{self, BufWriter, Write};
 use std::net::SocketAddr;
 
 use crossbeam_channel::Receiver;
@@ -32,6 +35,12 @@ use super::response::Head;
 use crate::error::Result;
 use crate::metrics::Kind;
 use crate::watcher::Watch;
+
+/// How many bytes of a [`whole`] body are gathered before a write.
+pub const WHOLE_BUFFER_BYTES: usize = 64 * 1024;
+
+/// The body writer of a [`whole`] stream.
+pub type WholeBody<'x> = ChunkedWriter<BufWriter<&'x mut Counted>>;
 
 /// An open stream: the body writer and the channels that can end it.
 pub struct Live<'x> {
@@ -66,18 +75,7 @@ pub enum Opened<'x> {
 /// # Errors
 /// `Io` when the head cannot be written or the socket cannot be watched.
 pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<Opened<'x>> {
-    let http11 = x.req.is_http11();
-    // HTTP/1.0 streams end with the connection, so they cannot keep it alive.
-    let keep_alive = x.keep_alive && http11;
-    let mut head = Head::new(200)
-        .header("Content-Type", content_type)
-        .header("Cache-Control", "no-cache")
-        .header("X-Accel-Buffering", "no")
-        .header("X-Content-Type-Options", "nosniff");
-    if http11 {
-        head = head.header("Transfer-Encoding", "chunked");
-    }
-    head.connection(keep_alive, http11).write_to(x.out)?;
+    let (http11, keep_alive) = write_head(x, content_type)?;
     x.gauge.set(if content_type == "text/event-stream" {
         Kind::Sse
     } else {
@@ -98,6 +96,53 @@ pub fn open<'x>(x: &'x mut Exchange<'_>, content_type: &'static str) -> Result<O
         keep_alive,
         body: ChunkedWriter::new(&mut *x.out, http11),
     }))
+}
+
+/// Answers with a stream's head and a body `write` makes at once, then the
+/// last chunk; a HEAD request gets the head alone.
+///
+/// # Errors
+/// `Io` when the head cannot be written.
+pub fn whole(
+    x: &mut Exchange<'_>,
+    content_type: &'static str,
+    write: impl FnOnce(&mut WholeBody<'_>) -> io::Result<()>,
+) -> Result<Outcome> {
+    let (http11, keep_alive) = write_head(x, content_type)?;
+    if x.req.is_head() {
+        return Ok(Outcome {
+            status: 200,
+            keep_alive,
+        });
+    }
+    let buffered = BufWriter::with_capacity(WHOLE_BUFFER_BYTES, &mut *x.out);
+    let mut body = ChunkedWriter::new(buffered, http11);
+    let written = write(&mut body).and_then(|()| body.finish()?.flush());
+    if let Err(e) = &written {
+        info!("{} session closed ({e})", x.peer);
+    }
+    Ok(Outcome {
+        status: 200,
+        keep_alive: keep_alive && written.is_ok(),
+    })
+}
+
+/// Writes the head every stream shares; returns whether the request is
+/// HTTP/1.1 and whether the connection may stay open after the body.
+fn write_head(x: &mut Exchange<'_>, content_type: &'static str) -> Result<(bool, bool)> {
+    let http11 = x.req.is_http11();
+    // HTTP/1.0 streams end with the connection, so they cannot keep it alive.
+    let keep_alive = x.keep_alive && http11;
+    let mut head = Head::new(200)
+        .header("Content-Type", content_type)
+        .header("Cache-Control", "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .header("X-Content-Type-Options", "nosniff");
+    if http11 {
+        head = head.header("Transfer-Encoding", "chunked");
+    }
+    head.connection(keep_alive, http11).write_to(x.out)?;
+    Ok((http11, keep_alive))
 }
 
 impl Live<'_> {

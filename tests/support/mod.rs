@@ -9,6 +9,7 @@
 //! streams    StreamReader: chunked bodies as NDJSON lines or SSE events
 //! websocket  handshake bytes, frames written and read by hand
 //! topics     publishing, and the `/metrics` text
+//! multi      several topics on one connection: composite cursors, SSE events
 //! ```
 //!
 //! Two timing rules hold everywhere: a read blocks at most [`READ_TIMEOUT`],
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 mod child;
 mod http;
+mod multi;
 mod server;
 mod streams;
 mod topics;
@@ -32,6 +34,8 @@ mod websocket;
 pub use child::{ChildServer, read_lines, until_eof};
 #[allow(unused_imports)]
 pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
+#[allow(unused_imports)]
+pub use multi::{Positions, TopicEvent, topic_event, topic_message};
 #[allow(unused_imports)]
 pub use server::{INDEX_HTML, TestServer, start_server, start_server_with, static_dir};
 #[allow(unused_imports)]

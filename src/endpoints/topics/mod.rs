@@ -12,25 +12,54 @@
 //! GET /topics/news/ws       text frame "hello" (with ?format=json: the object above)
 //! ```
 //!
-//! A cursor resumes: `?since=N` on any of the three, or `Last-Event-ID: N`
-//! (SSE; it wins over `since`, because a reconnecting browser sends it with
-//! the original URL). A cursor the history cannot serve gets a gap first:
-//! `event: gap` on SSE, `{"event":"gap",...}` on NDJSON and JSON WebSockets.
-//! A quiet SSE stream gets `: keepalive` comments, an NDJSON stream
+//! A cursor says where a subscription starts (`since.rs`): `?since=` on
+//! any of the three, or `Last-Event-ID` (SSE; it wins over `since`,
+//! because a reconnecting browser sends it with the original URL):
+//!
+//! ```text
+//! since=41 | 0 | all | latest | 10m | a:41,b:7,c:0
+//! after 41 | everything held | the newest, then live | the last ten minutes | per topic
+//! ```
+//!
+//! A cursor the history cannot serve gets a gap first: `event: gap` on
+//! SSE, `{"event":"gap",...}` on NDJSON and JSON WebSockets. A quiet SSE
+//! stream gets `: keepalive` comments, an NDJSON stream
 //! `{"event":"keepalive",...}` objects (a comment is not JSON); WebSockets
 //! have ping frames. A subscriber dropped for falling behind gets
 //! `event: error` (SSE), an `error` object (NDJSON) or close 1008, and may
-//! resume from its last id.
+//! resume from its last id. `poll=1` (SSE and NDJSON) answers the history
+//! and ends the body instead of staying open.
 //!
-//! Files: `publish.rs`, `stream.rs` (SSE and NDJSON) and `outbox.rs` (how
-//! their messages reach the socket without waking the thread), `ws.rs`,
-//! and `wire.rs` (the bytes of each format).
+//! Several topics on one connection, up to 32 (`select.rs`): every
+//! message names its topic, and a multi-topic SSE event's `id:` is the
+//! composite cursor, so EventSource's own reconnect resumes every topic:
+//!
+//! ```text
+//! GET /topics/a,b,c/sse     id: a:41,b:7,c:0\n
+//!                           data: {"event":"message","id":41,"topic":"a",…}\n
+//!                           \n
+//! ```
+//!
+//! Files: `publish.rs`; `select.rs` (the topics and starts a request
+//! selects) and `since.rs` (the cursor grammar); `stream.rs` (SSE and
+//! NDJSON), `replay.rs` (what goes before live), `poll.rs`, and
+//! `outbox/` (how live messages reach the socket without waking the
+//! thread); `ws.rs` and `ws_sink.rs`; `wire.rs` (the bytes of each format),
+//! `framer.rs` (a subscriber's bytes of a message) and `position.rs` (the
+//! composite cursor).
 
+mod framer;
 mod outbox;
+mod poll;
+mod position;
 mod publish;
+mod replay;
+mod select;
+mod since;
 mod stream;
 mod wire;
 mod ws;
+mod ws_sink;
 
 use super::App;
 use crate::error::{Error, Result};
@@ -42,9 +71,9 @@ pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
     let hub = &app.hub;
     match rest.split_once('/') {
         None => publish::publish(x, hub, rest),
-        Some((topic, "sse")) => stream::subscribe(x, hub, topic, Framing::Sse),
-        Some((topic, "stream")) => stream::subscribe(x, hub, topic, Framing::Ndjson),
-        Some((topic, "ws")) => ws::subscribe(x, app, topic),
+        Some((topics, "sse")) => stream::subscribe(x, hub, topics, Framing::Sse),
+        Some((topics, "stream")) => stream::subscribe(x, hub, topics, Framing::Ndjson),
+        Some((topics, "ws")) => ws::subscribe(x, app, topics),
         Some(_) => Err(Error::NotFound),
     }
 }

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! With `--publish-token`, publishing needs `Authorization: Bearer TOKEN`
-//! (401 without it). The body must be UTF-8 text (415).
+//! (401 without it). The body must be UTF-8 text (415). One topic at a
+//! time: `POST /topics/a,b` is a 400.
 
 use subtle::ConstantTimeEq;
 
@@ -23,6 +24,9 @@ use crate::hub::Hub;
 pub fn publish(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
     if !matches!(x.req.method.as_str(), "POST" | "PUT") {
         return Err(Error::MethodNotAllowed("POST, PUT"));
+    }
+    if topic.contains(',') {
+        return Err(Error::BadRequest("publish to one topic at a time"));
     }
     if !may_publish(x.req, x.shared.config.topics.publish_token.as_deref()) {
         return Err(Error::Unauthorized);

@@ -1,10 +1,9 @@
-//! `GET /topics/{topic}/sse` and `/stream`: a subscription as an open
+//! `GET /topics/{topics}/sse` and `/stream`: a subscription as an open
 //! response, Server-Sent Events or NDJSON, in one `select!` loop:
 //!
 //! ```text
-//! gap (if the cursor is older than the history)
-//! replay: every message after the cursor still in the history
-//! loop select! {                  (live messages: sent by a fan-out thread, see outbox.rs)
+//! gaps, then replays (replay.rs: every message after the cursor still held)
+//! loop select! {                  (live messages: sent by a fan-out thread, see outbox/)
 //!     woken            → write what waits (a half-sent chunk, a backlog)
 //!     keepalive tick   → `: keepalive` (SSE) or a keepalive object (NDJSON)
 //!     dropped as slow  → what waits, an error event, then the body ends
@@ -12,29 +11,47 @@
 //!     server stopping  → what waits, the last chunk, end
 //! }
 //! ```
+//!
+//! With several topics (`/topics/a,b,c/sse`) every topic is its own hub
+//! subscription, all offering to one outbox. An SSE event's `data:` is
+//! then the message's JSON object (it names its topic) and its `id:` the
+//! composite cursor (`framer.rs`); a drop notice carries that cursor as
+//! `since`. With `poll=1` the history is the whole answer (`poll.rs`).
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::Arc;
 
 use crossbeam_channel::{select, tick};
 use log::info;
 
+use super::framer::Framer;
 use super::outbox::{Drained, Outbox};
+use super::poll;
+use super::replay::{self, First};
+use super::select::Selection;
 use super::wire::Framing;
-use crate::endpoints::params::cursor;
 use crate::error::Result;
-use crate::http::exchange::{Exchange, Outcome, require_get};
+use crate::http::chunked::ChunkedWriter;
+use crate::http::exchange::{Counted, Exchange, Outcome, require_get};
 use crate::http::stream::{self, End, Opened};
 use crate::hub::{Hub, Since, Sink, Subscription};
 
-/// The gap, the replay, then live messages until the stream ends. Live
+/// The gaps, the replay, then live messages until the stream ends. Live
 /// messages reach the socket through an [`Outbox`]: sent by a fan-out
 /// thread while nothing waits, written by this thread when something does.
-pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> Result<Outcome> {
+pub fn subscribe(x: &mut Exchange, hub: &Hub, list: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
-    let chunked = x.req.is_http11();
+    let selection = Selection::read(x.req, list, framing == Framing::Sse)?;
+    if selection.poll {
+        return poll::answer(x, hub, &selection, framing);
+    }
+    let framer = Framer {
+        framing,
+        chunked: x.req.is_http11(),
+        multi: selection.is_multi(),
+    };
     // Subscribing before the head goes out lets a 400 or 503 still be sent.
-    let (mut sub, outbox) = subscribe_outbox(x, hub, topic, framing)?;
+    let (mut subs, outbox) = subscribe_outbox(x, hub, &selection, framer)?;
     let keepalive = tick(x.shared.config.http.stream_keepalive);
     let peer = x.peer;
     let mut live = match stream::open(x, framing.content_type())? {
@@ -44,29 +61,22 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> 
     let (closed, shutdown) = (live.closed().clone(), live.shutdown().clone());
     let body = &mut live.body;
     let ended = (|| -> io::Result<End> {
-        if let Some(gap) = sub.gap {
-            body.chunk(&framing.gap(sub.topic(), gap))?;
-        }
-        // Each replayed message is let go once sent: one that has left the
-        // history meanwhile is not held for the life of the stream.
-        for m in std::mem::take(&mut sub.replay) {
-            body.raw().write_all(&framing.message(&m, chunked))?;
-            outbox.sent_by_thread(m.id);
-        }
+        let first = subs.iter_mut().map(First::taken).collect();
+        let written = replay::write(body, framer, first)?;
+        outbox.replayed(written.last_id, written.positions);
         loop {
             if let Drained::Dropped(last_id) = outbox.drain(body.raw(), false)? {
-                info!("{peer} topic {}: dropped, too slow", sub.topic());
-                body.chunk(&framing.dropped(sub.topic(), last_id))?;
+                info!("{peer} topic {list}: dropped, too slow");
+                let notice = match outbox.cursor() {
+                    Some(since) => framing.dropped_multi(list, &since),
+                    None => framing.dropped(list, last_id),
+                };
+                body.chunk(&notice)?;
                 return Ok(End::Done);
             }
             select! {
                 recv(outbox.wake()) -> _ => {}
-                recv(keepalive) -> _ => {
-                    // Own the socket (after what waits), then write ours.
-                    if outbox.drain(body.raw(), true)? == Drained::Empty {
-                        body.chunk(&framing.keepalive())?;
-                    }
-                }
+                recv(keepalive) -> _ => keep_alive(&outbox, body, framing)?,
                 recv(closed) -> _ => return Ok(End::Gone),
                 recv(shutdown) -> _ => return Ok(End::Done),
             }
@@ -75,7 +85,7 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> 
     // A pass already under way may still offer; once the drain below owns
     // the socket, its messages only queue. What a direct send left
     // half-done is finished before the last chunk.
-    drop(sub);
+    drop(subs);
     let ended = ended.and_then(|end| match end {
         End::Done => outbox.drain(body.raw(), true).map(|_| End::Done),
         End::Gone => Ok(End::Gone),
@@ -84,22 +94,34 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, topic: &str, framing: Framing) -> 
     Ok(live.finish(ended))
 }
 
-/// An outbox for this subscriber, subscribed at the request's cursor.
+/// Owns the socket (after what waits), then writes a keepalive.
+fn keep_alive(
+    outbox: &Outbox,
+    body: &mut ChunkedWriter<&mut Counted>,
+    framing: Framing,
+) -> io::Result<()> {
+    if outbox.drain(body.raw(), true)? == Drained::Empty {
+        body.chunk(&framing.keepalive())?;
+    }
+    Ok(())
+}
+
+/// An outbox for this subscriber, subscribed to every topic at its start.
 fn subscribe_outbox(
     x: &Exchange,
     hub: &Hub,
-    topic: &str,
-    framing: Framing,
-) -> Result<(Subscription, Arc<Outbox>)> {
-    let since = cursor(x.req, framing == Framing::Sse)?;
-    let format = (framing, x.req.is_http11());
+    selection: &Selection,
+    framer: Framer,
+) -> Result<(Vec<Subscription>, Arc<Outbox>)> {
+    // The drop notice of one topic names the cursor it was given.
+    let since = match selection.starts[..] {
+        [Some(Since::After(n))] => Some(n),
+        _ => None,
+    };
     let cap = x.shared.config.topics.subscriber_queue;
     let metrics = Arc::clone(&x.shared.metrics);
-    let outbox = Outbox::new(Arc::clone(x.stream), format, cap, since, metrics);
-    let sub = hub.subscribe(
-        topic,
-        since.map(Since::After),
-        Arc::clone(&outbox) as Arc<dyn Sink>,
-    )?;
-    Ok((sub, outbox))
+    let outbox = Outbox::new(Arc::clone(x.stream), framer, cap, since, metrics);
+    let sink = Arc::clone(&outbox) as Arc<dyn Sink>;
+    let subs = selection.subscribe(hub, &sink)?;
+    Ok((subs, outbox))
 }

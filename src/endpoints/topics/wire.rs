@@ -6,6 +6,7 @@
 //! NDJSON    {"event":"message","id":7,"topic":"news","time":1763755200000,"data":"hello"}\n
 //! gap       {"event":"gap","topic":"news","from":3,"to":7}        (event: gap on SSE)
 //! dropped   {"event":"error","topic":"news","error":"…","last_id":7} (event: error on SSE)
+//!   several {"event":"error","topic":"a,b","error":"…","since":"a:41,b:7"}
 //! keepalive {"event":"keepalive","time":1763755200000}            (: keepalive on SSE)
 //! publish   {"id":7,"topic":"news","receivers":3}
 //! ```
@@ -65,6 +66,16 @@ struct Dropped<'a> {
     last_id: Option<u64>,
 }
 
+/// `{"event":"error","topic":"a,b","error":"…","since":"a:41,b:7"}`: a
+/// multi-topic subscriber's notice, with the composite cursor to resume from.
+#[derive(Serialize)]
+struct DroppedMulti<'a> {
+    event: &'static str,
+    topic: &'a str,
+    error: &'static str,
+    since: &'a str,
+}
+
 /// How a streamed subscription frames what it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -118,6 +129,21 @@ impl Framing {
     /// The notice that the subscriber was dropped for falling behind.
     pub fn dropped(self, topic: &str, last_id: Option<u64>) -> Vec<u8> {
         let json = dropped_json(topic, last_id);
+        match self {
+            Framing::Sse => Event::data(json).event("error").encode(),
+            Framing::Ndjson => line(json),
+        }
+    }
+
+    /// The same notice for several topics (`topics` as the URL lists
+    /// them): the composite cursor `since` resumes every one of them.
+    pub fn dropped_multi(self, topics: &str, since: &str) -> Vec<u8> {
+        let json = json(&DroppedMulti {
+            event: "error",
+            topic: topics,
+            error: "subscriber too slow; resume with since",
+            since,
+        });
         match self {
             Framing::Sse => Event::data(json).event("error").encode(),
             Framing::Ndjson => line(json),
@@ -227,6 +253,20 @@ mod tests {
         assert_eq!(
             Framing::Sse.message(&m, true),
             "26\r\nid: 7\ndata: a \"quote\"\ndata: line two\n\n\r\n"
+        );
+    }
+
+    #[test]
+    fn dropped_notices() {
+        assert_eq!(
+            Framing::Ndjson.dropped("news", Some(7)),
+            b"{\"event\":\"error\",\"topic\":\"news\",\"error\":\"subscriber too slow; \
+              resume with since=last_id\",\"last_id\":7}\n"
+        );
+        assert_eq!(
+            Framing::Sse.dropped_multi("a,b", "a:41,b:7"),
+            b"event: error\ndata: {\"event\":\"error\",\"topic\":\"a,b\",\"error\":\
+              \"subscriber too slow; resume with since\",\"since\":\"a:41,b:7\"}\n\n"
         );
     }
 

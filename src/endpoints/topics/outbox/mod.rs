@@ -20,6 +20,14 @@
 //! writes (bounded by the write timeout), and hands the socket back once
 //! nothing waits. Its own writes (a keepalive, the last chunk) happen only
 //! while it owns the socket, so chunks never interleave.
+//!
+//! One outbox serves every topic of a connection (`/topics/a,b,c/sse`):
+//! fan-out threads of different topics offer to it, one at a time under
+//! its lock. Bytes go out in the order they are made under that lock (a
+//! direct send, or the thread taking the queue), so that is where a
+//! multi-topic subscriber's positions move (`position.rs`): each SSE event
+//! carries the cursor of exactly the events written up to it, and a drop
+//! notice the cursor of everything written.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -29,7 +37,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use super::wire::Framing;
+use super::framer::{Framed, Framer};
+use super::position::Positions;
 use crate::hub::{Offer, Published, Sink};
 use crate::metrics::{Metrics, Written};
 use crate::send_now::send_frames_now;
@@ -38,8 +47,7 @@ use crate::send_now::send_frames_now;
 /// thread writes.
 pub struct Outbox {
     stream: Arc<TcpStream>,
-    framing: Framing,
-    chunked: bool,
+    framer: Framer,
     cap: usize,
     /// Bytes fan-out threads sent here, for the access log and `/metrics`.
     written: Written,
@@ -52,8 +60,9 @@ struct State {
     /// The subscriber's thread owns the socket: offers queue. Always set
     /// while `rest` or `queue` hold anything.
     owned: bool,
-    /// The unsent end of a chunk a direct send left half-done.
-    rest: Option<Bytes>,
+    /// What a direct send left of the message it stopped in: the unsent
+    /// end of one part, then the parts not begun. Empty when none.
+    rest: Vec<Bytes>,
     queue: VecDeque<Arc<Published>>,
     /// Dropped as too slow: the thread sends what waits, then a notice.
     dropped: bool,
@@ -61,6 +70,8 @@ struct State {
     gone: bool,
     /// The last id sent or queued: what the client will have seen.
     last_id: Option<u64>,
+    /// Several topics: where the client is in each, as written.
+    positions: Option<Positions>,
 }
 
 /// What [`Outbox::drain`] found once nothing more waited.
@@ -79,7 +90,7 @@ impl Outbox {
     /// At most `cap` messages wait.
     pub fn new(
         stream: Arc<TcpStream>,
-        (framing, chunked): (Framing, bool),
+        framer: Framer,
         cap: usize,
         since: Option<u64>,
         metrics: Arc<Metrics>,
@@ -87,17 +98,17 @@ impl Outbox {
         let (wake_tx, wake_rx) = bounded(1);
         Arc::new(Outbox {
             stream,
-            framing,
-            chunked,
+            framer,
             cap,
             written: metrics.written_by_one(),
             state: Mutex::new(State {
                 owned: true,
-                rest: None,
+                rest: Vec::new(),
                 queue: VecDeque::new(),
                 dropped: false,
                 gone: false,
                 last_id: since,
+                positions: None,
             }),
             wake_tx,
             wake_rx,
@@ -109,10 +120,18 @@ impl Outbox {
         &self.wake_rx
     }
 
-    /// Notes that the thread itself sent message `id` (the replay).
-    pub fn sent_by_thread(&self, id: u64) {
+    /// Notes where the thread's own replay left the client: the last id it
+    /// wrote and, with several topics, their positions. Called before the
+    /// first [`drain`](Outbox::drain): until then offers only queue.
+    pub fn replayed(&self, last_id: Option<u64>, positions: Option<Positions>) {
         let mut state = self.state();
-        state.last_id = state.last_id.max(Some(id));
+        state.last_id = state.last_id.max(last_id);
+        state.positions = positions;
+    }
+
+    /// With several topics, the composite cursor of everything written.
+    pub fn cursor(&self) -> Option<String> {
+        self.state().positions.as_ref().map(Positions::cursor)
     }
 
     /// Bytes fan-out threads sent on this subscriber's socket.
@@ -128,13 +147,13 @@ impl Outbox {
     /// When a write fails: the client is gone or stopped reading.
     pub fn drain(&self, w: &mut impl Write, keep: bool) -> io::Result<Drained> {
         loop {
-            let (rest, queue) = {
+            let (rest, framed) = {
                 let mut state = self.state();
                 if state.gone {
                     // A direct send found the client gone: end the stream now.
                     return Err(io::ErrorKind::BrokenPipe.into());
                 }
-                if state.rest.is_none() && state.queue.is_empty() {
+                if state.rest.is_empty() && state.queue.is_empty() {
                     if state.dropped {
                         return Ok(Drained::Dropped(state.last_id));
                     }
@@ -142,13 +161,18 @@ impl Outbox {
                     return Ok(Drained::Empty);
                 }
                 state.owned = true;
-                (state.rest.take(), std::mem::take(&mut state.queue))
+                // Framed under the lock: positions move in write order.
+                let queue = std::mem::take(&mut state.queue);
+                let framed: Vec<Framed> = (queue.iter())
+                    .map(|m| self.framer.frame(m, state.positions.as_mut()))
+                    .collect();
+                (std::mem::take(&mut state.rest), framed)
             };
-            if let Some(rest) = rest {
-                w.write_all(&rest)?;
+            for part in rest {
+                w.write_all(&part)?;
             }
-            for m in queue {
-                w.write_all(&self.framing.message(&m, self.chunked))?;
+            for message in framed {
+                message.write_to(w)?;
             }
             w.flush()?;
         }
@@ -172,6 +196,11 @@ impl Sink for Outbox {
         };
         let mut state = self.state();
         if state.gone {
+            return Offer::Gone;
+        }
+        if state.dropped {
+            // Another topic of this connection was too slow: it is ending,
+            // and counted once.
             return Offer::Gone;
         }
         let mut waiting = messages;
@@ -201,9 +230,10 @@ impl Sink for Outbox {
 }
 
 impl Outbox {
-    /// Sends `messages` now, [`MAX_PARTS`](crate::send_now::MAX_PARTS) to a call, as far as the socket
-    /// takes them; the ones not begun are returned, to queue. The rest of
-    /// one half-sent is kept for the thread.
+    /// Sends `messages` now, [`MAX_PARTS`](crate::send_now::MAX_PARTS)
+    /// parts to a call, as far as the socket takes them; the ones not
+    /// begun are returned, to queue. What is left of one begun is kept for
+    /// the thread.
     ///
     /// # Errors
     /// The client is gone.
@@ -212,15 +242,36 @@ impl Outbox {
         state: &mut State,
         messages: &'m [Arc<Published>],
     ) -> io::Result<&'m [Arc<Published>]> {
-        let frame = |i: usize| self.framing.message(&messages[i], self.chunked);
-        let sent = send_frames_now(&self.stream, messages.len(), frame)?;
+        let per = self.framer.parts_per_message();
+        // Shared encodings are taken as the socket takes them; a message
+        // with a head of its own is framed first, on a copy of the
+        // positions, since each head depends on the messages before it.
+        let own: Vec<Framed> = match &state.positions {
+            Some(positions) if per > 1 => {
+                let mut p = positions.clone();
+                let frame = |m: &Arc<Published>| self.framer.frame(m, Some(&mut p));
+                messages.iter().map(frame).collect()
+            }
+            _ => Vec::new(),
+        };
+        let part = |i: usize| match own.get(i / per) {
+            Some(framed) => framed.parts()[i % per].clone(),
+            None => self.framer.shared(&messages[i]),
+        };
+        let sent = send_frames_now(&self.stream, messages.len() * per, part)?;
         self.written.add(sent.bytes);
-        if let Some(rest) = sent.rest {
-            state.rest = Some(rest);
+        let begun = sent.frames.div_ceil(per);
+        if let Some(positions) = state.positions.as_mut() {
+            messages[..begun].iter().for_each(|m| positions.advance(m));
+        }
+        let mut rest: Vec<Bytes> = sent.rest.into_iter().collect();
+        rest.extend((sent.frames..begun * per).map(part));
+        if !rest.is_empty() {
+            state.rest = rest;
             state.owned = true;
             self.wake_thread();
         }
-        Ok(&messages[sent.frames..])
+        Ok(&messages[begun..])
     }
 }
 

@@ -8,9 +8,21 @@ use std::time::Duration;
 use socket2::SockRef;
 
 use super::*;
+use crate::endpoints::topics::wire::Framing;
+
+const SSE: Framer = Framer {
+    framing: Framing::Sse,
+    chunked: true,
+    multi: false,
+};
 
 /// A socket pair, the server end's send buffer small, and an outbox on it.
 fn outbox(cap: usize) -> (Arc<Outbox>, TcpStream) {
+    outbox_framed(cap, SSE)
+}
+
+/// The same with `framer`.
+fn outbox_framed(cap: usize, framer: Framer) -> (Arc<Outbox>, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     client
@@ -19,14 +31,18 @@ fn outbox(cap: usize) -> (Arc<Outbox>, TcpStream) {
     let (server, _) = listener.accept().unwrap();
     SockRef::from(&server).set_send_buffer_size(4096).unwrap();
     let metrics = Arc::new(Metrics::default());
-    let outbox = Outbox::new(Arc::new(server), (Framing::Sse, true), cap, None, metrics);
+    let outbox = Outbox::new(Arc::new(server), framer, cap, None, metrics);
     (outbox, client)
 }
 
 fn message(id: u64, data: &str) -> Arc<Published> {
+    on("t", id, data)
+}
+
+fn on(topic: &str, id: u64, data: &str) -> Arc<Published> {
     Arc::new(Published {
         id,
-        topic: "t".into(),
+        topic: topic.into(),
         time_ms: 0,
         data: data.to_string().into(),
         encoded: Default::default(),
@@ -70,7 +86,7 @@ fn a_full_socket_keeps_order_half_chunk_first_then_the_queue() {
     // half-way, and what follows waits.
     while {
         let state = outbox.state();
-        state.rest.is_none() && state.queue.is_empty()
+        state.rest.is_empty() && state.queue.is_empty()
     } {
         offered += 1;
         assert_eq!(outbox.offer(&[message(offered, &big)]), Offer::Taken);
@@ -120,4 +136,107 @@ fn a_client_gone_is_gone() {
     // The first send may still be taken by the kernel; a later one fails.
     let gone = (1..100).any(|id| outbox.offer(&[message(id, "a")]) == Offer::Gone);
     assert!(gone);
+}
+
+const MULTI_SSE: Framer = Framer { multi: true, ..SSE };
+
+/// The `id:` lines in `bytes`, in order.
+fn ids(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let lines = text.lines().filter_map(|l| l.strip_prefix("id: "));
+    lines.map(str::to_string).collect()
+}
+
+/// An outbox on topics a and b, both at 0, its replay done.
+fn multi(cap: usize) -> (Arc<Outbox>, TcpStream) {
+    let (outbox, client) = outbox_framed(cap, MULTI_SSE);
+    let starts = Positions::new([("a".into(), 0), ("b".into(), 0)]);
+    outbox.replayed(None, Some(starts));
+    (outbox, client)
+}
+
+#[test]
+fn queued_and_direct_events_carry_the_cursor_in_write_order() {
+    let (outbox, mut client) = multi(8);
+    // Queued while the thread owns the socket, then drained.
+    assert_eq!(outbox.offer(&[on("a", 1, "x")]), Offer::Taken);
+    assert_eq!(outbox.offer(&[on("b", 1, "y")]), Offer::Taken);
+    let mut body = Vec::new();
+    assert_eq!(outbox.drain(&mut body, false).unwrap(), Drained::Empty);
+    assert_eq!(ids(&body), ["a:1,b:0", "a:1,b:1"]);
+    let json = "{\"event\":\"message\",\"id\":1,\"topic\":\"a\",\"time\":0,\"data\":\"x\"}";
+    let event = format!("id: a:1,b:0\ndata: {json}\n\n");
+    assert!(body.starts_with(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes()));
+    // Released: sent straight to the socket, two topics in one offer each.
+    assert_eq!(
+        outbox.offer(&[on("a", 2, "x"), on("a", 3, "x")]),
+        Offer::Taken
+    );
+    assert_eq!(outbox.offer(&[on("b", 2, "y")]), Offer::Taken);
+    let sent = outbox.sent_directly() as usize;
+    assert_eq!(
+        ids(&read_exactly(&mut client, sent)),
+        ["a:2,b:1", "a:3,b:1", "a:3,b:2"]
+    );
+    assert_eq!(outbox.cursor().as_deref(), Some("a:3,b:2"));
+}
+
+#[test]
+fn a_half_sent_event_is_finished_before_the_next_and_ids_stay_in_order() {
+    let (outbox, mut client) = multi(1000);
+    let _ = outbox.drain(&mut Vec::new(), false).unwrap();
+    let big = "x".repeat(3000);
+    let mut offered = Vec::new();
+    // The client reads nothing: a send stops inside an event's parts.
+    while {
+        let state = outbox.state();
+        state.rest.is_empty() && state.queue.is_empty()
+    } || offered.len() < 12
+    {
+        let n = offered.len() as u64 + 1;
+        let topic = if n.is_multiple_of(2) { "a" } else { "b" };
+        offered.push((topic, n.div_ceil(2)));
+        assert_eq!(
+            outbox.offer(&[on(topic, n.div_ceil(2), &big)]),
+            Offer::Taken
+        );
+    }
+    let want: Vec<String> = (1..=offered.len() as u64)
+        .map(|n| format!("a:{},b:{}", n / 2, n.div_ceil(2)))
+        .collect();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = client.read_to_end(&mut all);
+        all
+    });
+    let stream = Arc::clone(&outbox.stream);
+    assert_eq!(outbox.drain(&mut &*stream, false).unwrap(), Drained::Empty);
+    stream.shutdown(std::net::Shutdown::Both).unwrap();
+    let bytes = reader.join().unwrap();
+    assert_eq!(ids(&bytes), want);
+    // Every event whole: its chunk size covers exactly its bytes.
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap(), 16);
+        let data = &rest[line_end + 2..line_end + 2 + size.unwrap()];
+        assert!(data.starts_with(b"id: ") && data.ends_with(b"\"}\n\n"));
+        rest = &rest[line_end + 2 + data.len() + 2..];
+    }
+}
+
+#[test]
+fn once_dropped_other_topics_end_too_and_the_cursor_covers_what_was_written() {
+    let (outbox, _client) = multi(2);
+    assert_eq!(outbox.offer(&[on("a", 5, "x")]), Offer::Taken);
+    assert_eq!(outbox.offer(&[on("b", 6, "y")]), Offer::Taken);
+    assert_eq!(outbox.offer(&[on("a", 6, "x")]), Offer::TooSlow);
+    assert_eq!(outbox.offer(&[on("b", 7, "y")]), Offer::Gone);
+    let mut body = Vec::new();
+    assert!(matches!(
+        outbox.drain(&mut body, false).unwrap(),
+        Drained::Dropped(_)
+    ));
+    assert_eq!(ids(&body), ["a:5,b:0", "a:5,b:6"]);
+    assert_eq!(outbox.cursor().as_deref(), Some("a:5,b:6"));
 }
