@@ -276,20 +276,7 @@ impl Hub {
                 log::error!("history of {name} not read: {e}");
                 Error::Unavailable("the topic's history could not be read")
             })?;
-        let history = loaded.messages.into_iter().map(|m| {
-            Arc::new(Published {
-                id: m.id,
-                topic: Arc::clone(name),
-                time_ms: m.time_ms,
-                data: Bytes::from(m.data),
-                encoded: Encodings::default(),
-            })
-        });
-        Ok(Start {
-            last_id: loaded.last_id,
-            last_time_ms: loaded.last_time_ms,
-            history: history.collect(),
-        })
+        Ok(Start::from_disk(name, loaded))
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {

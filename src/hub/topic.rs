@@ -26,7 +26,7 @@ use bytes::Bytes;
 use super::message::{Encodings, Gap, Published, Replay, Since};
 use super::sink::Sink;
 use crate::clock;
-use crate::store::Bounds;
+use crate::store::{Bounds, Loaded};
 
 /// A topic: its name and its state behind one lock.
 pub(super) struct Topic {
@@ -72,6 +72,26 @@ pub(super) struct Start {
     pub last_id: u64,
     pub last_time_ms: u64,
     pub history: Vec<Arc<Published>>,
+}
+
+impl Start {
+    /// Where a durable topic begins: what the store read.
+    pub fn from_disk(name: &Arc<str>, loaded: Loaded) -> Start {
+        let history = loaded.messages.into_iter().map(|m| {
+            Arc::new(Published {
+                id: m.id,
+                topic: Arc::clone(name),
+                time_ms: m.time_ms,
+                data: Bytes::from(m.data),
+                encoded: Encodings::default(),
+            })
+        });
+        Start {
+            last_id: loaded.last_id,
+            last_time_ms: loaded.last_time_ms,
+            history: history.collect(),
+        }
+    }
 }
 
 impl Topic {
