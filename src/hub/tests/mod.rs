@@ -11,6 +11,7 @@ use super::*;
 use crate::config::{Config, TopicConfig};
 
 mod fanout;
+mod since;
 
 /// How long a test waits for a fan-out thread.
 const WAIT: Duration = Duration::from_secs(5);
