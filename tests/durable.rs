@@ -238,17 +238,16 @@ fn every_acknowledged_publish_survives_sigkill_during_a_burst() {
     assert_eq!(kept[after as usize - 1], "after");
 }
 
-#[test]
-fn a_file_cut_short_is_set_aside_and_ids_still_go_forward() {
-    let dir = DataDir::new("cut");
+/// Publishes 50 messages, stops, damages the file with `damage`, starts
+/// again: the file is set aside, ids go on above the old ones, and an old
+/// cursor gets a gap.
+fn damaged_file_is_set_aside(name: &str, damage: impl FnOnce(&std::fs::File, u64)) {
+    let dir = DataDir::new(name);
     let server = serve(&dir, &[]);
     let mut c = connect(server.addr);
     for i in 1..=50 {
-        publish_ok(
-            &mut c,
-            "news",
-            &format!("message {i}, long enough to fill some pages"),
-        );
+        let body = format!("message {i}, long enough to fill some pages");
+        publish_ok(&mut c, "news", &body);
     }
     drop(c);
     stop(server);
@@ -257,7 +256,7 @@ fn a_file_cut_short_is_set_aside_and_ids_still_go_forward() {
         .write(true)
         .open(dir.file())
         .expect("open");
-    file.set_len(len / 2).expect("truncate");
+    damage(&file, len);
     drop(file);
 
     let mut server = serve(&dir, &[]);
@@ -282,6 +281,23 @@ fn a_file_cut_short_is_set_aside_and_ids_still_go_forward() {
                 .starts_with("history.redb.damaged-")
         });
     assert!(aside, "the damaged file is kept for a look");
+}
+
+#[test]
+fn a_file_cut_short_is_set_aside_and_ids_still_go_forward() {
+    damaged_file_is_set_aside("cut", |file, len| {
+        file.set_len(len / 2).expect("truncate");
+    });
+}
+
+#[test]
+fn a_file_overwritten_is_set_aside_and_ids_still_go_forward() {
+    damaged_file_is_set_aside("overwritten", |file, len| {
+        use std::os::unix::fs::FileExt;
+        // Everything after the header pages: every table page is hit.
+        let junk = vec![0xA5; (len - 8192) as usize];
+        file.write_all_at(&junk, 8192).expect("overwrite");
+    });
 }
 
 #[test]
