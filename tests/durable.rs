@@ -428,4 +428,7 @@ fn in_memory_a_cursor_from_before_a_restart_gets_a_gap_not_silence() {
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(ndjson_message(&mut r), (*id, format!("new {i}")));
     }
+    // Everything held: the new history, with no gap before it.
+    let mut all = ndjson_since(second.addr, "news", "0");
+    assert_eq!(ndjson_message(&mut all), (ids[0], "new 0".into()));
 }

@@ -133,10 +133,11 @@ pub struct TopicConfig {
     /// history lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// In memory mode, each topic's ids begin after the server's start time
-    /// in microseconds (`1796013697086124`), so a cursor from an earlier
-    /// run is always below the new history and gets a gap. Not a flag:
-    /// tests that read ids from 1 turn it off.
+    /// In memory mode, a topic's ids begin after the time it is first used
+    /// in this run, in microseconds (`1796013697086124`), so a cursor from
+    /// an earlier run (or from before the topic was forgotten) is below the
+    /// new history and gets a gap. Not a flag: tests that read ids from 1
+    /// turn it off.
     #[arg(skip = true)]
     pub ids_after_start: bool,
     /// Most topics at once; past it: 503.

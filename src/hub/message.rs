@@ -11,8 +11,9 @@ use crate::error::Error;
 /// One published message, shared by the history and every subscriber's queue.
 #[derive(Debug)]
 pub struct Published {
-    /// The topic's sequence number: from 1 on a new durable topic, after
-    /// the run's start time in memory mode; one more than the last.
+    /// The topic's sequence number, one more than the last: from 1 on a new
+    /// durable topic (after the floor of a replaced file), after the time
+    /// the topic was first used in memory mode.
     pub id: u64,
     /// The topic's name.
     pub topic: Arc<str>,

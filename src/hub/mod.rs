@@ -26,7 +26,7 @@
 //! last id. With a store (`--data-dir`), a publish is numbered and kept only
 //! once it is on disk (`commit.rs`), and a topic's ids and history are read
 //! back when it is first used, so ids go on across restarts. In memory, a
-//! run numbers each topic after its own start time in microseconds, so a
+//! topic numbers after the time it is first used, in microseconds, so a
 //! cursor from an earlier run falls below the new history: a gap too.
 //!
 //! Files: `message.rs` (what is handed around), `sink.rs` (where a
@@ -84,9 +84,9 @@ pub struct Hub {
     store: Option<Arc<Store>>,
     /// Writes durable publishes; `None` in memory mode.
     committer: Option<Committer>,
-    /// In memory mode, where a new topic's ids begin after (see
-    /// `TopicConfig::ids_after_start`).
-    first_after: u64,
+    /// In memory mode, a new topic's ids begin after the time it is made,
+    /// in microseconds (see `TopicConfig::ids_after_start`).
+    ids_after_start: bool,
 }
 
 impl Hub {
@@ -130,11 +130,7 @@ impl Hub {
             fanout,
             store,
             committer,
-            first_after: if config.ids_after_start {
-                clock::now_us()
-            } else {
-                0
-            },
+            ids_after_start: config.ids_after_start,
         }))
     }
 
@@ -265,8 +261,16 @@ impl Hub {
     /// A topic's last id and history from the store; nothing in memory mode.
     fn load(&self, name: &Arc<str>) -> Result<Start> {
         let Some(store) = &self.store else {
+            // After the time it is made: above any id an earlier run, or
+            // this topic before it was forgotten, can have given.
+            let base = if self.ids_after_start {
+                clock::now_us()
+            } else {
+                0
+            };
             return Ok(Start {
-                last_id: self.first_after,
+                last_id: base,
+                base,
                 ..Start::default()
             });
         };

@@ -38,6 +38,8 @@ pub(super) struct Topic {
 pub(super) struct TopicState {
     /// The last id kept: subscribers see ids up to here.
     pub last_id: u64,
+    /// Where this history's ids began (see [`Start::base`]).
+    base: u64,
     /// The last id handed out: ahead of `last_id` while a durable write
     /// of those messages is under way (`commit.rs`).
     numbered: u64,
@@ -70,6 +72,10 @@ pub(super) struct Subscriber {
 #[derive(Default)]
 pub(super) struct Start {
     pub last_id: u64,
+    /// The ids of this history began after it (0, or a floor: in memory
+    /// the time the topic was made, a replaced file's): `since=0` asks for
+    /// what came after it; ids at or below it are from an earlier history.
+    pub base: u64,
     pub last_time_ms: u64,
     pub history: Vec<Arc<Published>>,
 }
@@ -88,6 +94,7 @@ impl Start {
         });
         Start {
             last_id: loaded.last_id,
+            base: loaded.base,
             last_time_ms: loaded.last_time_ms,
             history: history.collect(),
         }
@@ -102,6 +109,7 @@ impl Topic {
             name,
             state: Mutex::new(TopicState {
                 last_id: start.last_id,
+                base: start.base.min(start.last_id),
                 numbered: start.last_id,
                 last_time_ms: start.last_time_ms,
                 history: start.history.into(),
@@ -196,7 +204,9 @@ impl TopicState {
                 (None, inside.cloned().collect())
             }
         };
-        let start = messages.first().map_or(self.last_id, |m| m.id - 1);
+        let start = messages
+            .first()
+            .map_or(self.last_id, |m| m.id.saturating_sub(1));
         Replay {
             gap,
             messages,
@@ -208,6 +218,8 @@ impl TopicState {
     /// (or from an earlier run, whose ids all lie below this one's), or
     /// unknown because the cursor is beyond the last id.
     fn gap_after(&self, cursor: u64) -> Option<Gap> {
+        // 0 is "everything": everything this history ever had.
+        let cursor = if cursor == 0 { self.base } else { cursor };
         let oldest = self.history.front().map_or(self.last_id + 1, |m| m.id);
         if cursor > self.last_id {
             Some(Gap {

@@ -90,6 +90,9 @@ pub struct Stored {
 pub struct Loaded {
     /// The last id ever given (0: never published).
     pub last_id: u64,
+    /// The file's floor: its ids began after it (0 unless a damaged file
+    /// was replaced).
+    pub base: u64,
     /// The time of that message.
     pub last_time_ms: u64,
     /// The history within the bounds, oldest first.
@@ -127,6 +130,7 @@ impl Store {
             | (_, Err(redb::TableError::TableDoesNotExist(_))) => {
                 return Ok(Loaded {
                     last_id: self.floor,
+                    base: self.floor,
                     ..Loaded::default()
                 });
             }
@@ -135,6 +139,7 @@ impl Store {
         let Some(row) = topics.get(topic).map_err(io::Error::other)? else {
             return Ok(Loaded {
                 last_id: self.floor,
+                base: self.floor,
                 ..Loaded::default()
             });
         };
@@ -163,6 +168,7 @@ impl Store {
         held.drain(..first);
         Ok(Loaded {
             last_id,
+            base: self.floor,
             last_time_ms,
             messages: held,
         })

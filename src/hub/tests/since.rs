@@ -35,6 +35,7 @@ fn topic_aged(minutes_ago: [u64; 3]) -> Topic {
     });
     let start = Start {
         last_id: 13,
+        base: 0,
         last_time_ms: now,
         history: history.collect(),
     };
