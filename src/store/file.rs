@@ -6,6 +6,10 @@
 //! history.redb.damaged-1763755200   a file that failed the check, kept for a look
 //! settings: floor → 1763755200000000   the new file's ids begin after this
 //! ```
+//!
+//! The new file is made beside the damaged one and renamed over it, so a
+//! crash in the middle never leaves an empty history whose ids would begin
+//! again at 1.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,15 +34,13 @@ pub(super) fn open(dir: &Path, file: &Path) -> Result<(Database, u64), String> {
     let db = match open_db(file) {
         Err(DatabaseError::Storage(damage)) if is_damage(&damage) => {
             let floor = clock::now_us();
-            let aside = set_aside(file, floor).map_err(|e| why(&e))?;
+            let aside = replace(file, floor).map_err(|e| why(&e))?;
             error!(
                 "{} is damaged ({damage}): set aside as {}; a new history starts, ids after {floor}",
                 file.display(),
                 aside.display()
             );
-            let db = open_db(file).map_err(|e| why(&e))?;
-            write_floor(&db, floor).map_err(|e| why(&e))?;
-            db
+            open_db(file).map_err(|e| why(&e))?
         }
         Err(DatabaseError::DatabaseAlreadyOpen) => {
             return Err(why(&"another process has it open"));
@@ -70,12 +72,37 @@ fn is_damage(e: &StorageError) -> bool {
     }
 }
 
-/// Renames a damaged file to `NAME.damaged-SECS`; returns the new path.
-fn set_aside(file: &Path, now_us: u64) -> io::Result<PathBuf> {
-    let mut aside = file.as_os_str().to_owned();
-    aside.push(format!(".damaged-{}", now_us / 1_000_000));
-    let aside = PathBuf::from(aside);
-    std::fs::rename(file, &aside)?;
+/// Replaces a damaged file with a new one whose ids begin after `floor`,
+/// keeping the damaged one as `NAME.damaged-SECS` (returned). Each step
+/// leaves a file that is either the damaged one (found damaged again at
+/// the next start) or the new one with its floor, never an empty history
+/// without a floor:
+///
+/// ```text
+/// history.redb.new              made, floor written and synced
+/// history.redb.damaged-SECS     a second name for the damaged file (a hard link)
+/// history.redb.new → history.redb   one rename replaces it; then the folder is synced
+/// ```
+fn replace(file: &Path, floor: u64) -> io::Result<PathBuf> {
+    let named = |suffix: &str| {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let fresh = named(".new");
+    // Left by a start that crashed while making it.
+    let _ = std::fs::remove_file(&fresh);
+    let db = open_db(&fresh).map_err(io::Error::other)?;
+    write_floor(&db, floor)?;
+    drop(db);
+    let aside = named(&format!(".damaged-{}", floor / 1_000_000));
+    if std::fs::hard_link(file, &aside).is_err() {
+        std::fs::copy(file, &aside)?;
+    }
+    std::fs::rename(&fresh, file)?;
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
     Ok(aside)
 }
 
