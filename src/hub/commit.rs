@@ -35,7 +35,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded};
 use log::{debug, error, warn};
 
 use super::fanout::Fanout;
@@ -57,12 +57,28 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 /// The refusal when the disk write failed.
 const NOT_WRITTEN: Error = Error::Unavailable("the message could not be written to disk");
+/// The refusal when the write did not end in time.
+const TOO_SLOW: Error = Error::Unavailable("the disk is too slow; try again");
+/// The refusal once the writer thread has ended (it panicked).
+const STOPPED: Error =
+    Error::Unavailable("the history store has stopped; the server needs a restart");
+/// Most body bytes in one transaction: a burst of large messages is
+/// written in several, not held all at once.
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
-/// One publish waiting for its write.
+/// One publish waiting for its write. It counts in its topic's `writing`
+/// while it lives: however it ends (written, refused, or dropped with a
+/// writer that panicked), dropping it gives the count back.
 struct Request {
     topic: Arc<Topic>,
     data: Bytes,
     reply: Sender<Result<Receipt>>,
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        self.topic.lock().writing -= 1;
+    }
 }
 
 /// The publishers' end of the writer thread.
@@ -106,24 +122,25 @@ impl Committer {
     }
 
     /// Publishes `data` to `topic` once it is on disk. The caller has
-    /// counted the write in the topic's `writing`; the writer uncounts it.
+    /// counted the write in the topic's `writing`; the request gives it
+    /// back when it is dropped.
     ///
     /// # Errors
-    /// 503 when the write failed or took too long.
+    /// 503 when the write failed or took too long, or the writer stopped.
     pub fn publish(&self, topic: Arc<Topic>, data: Bytes) -> Result<Receipt> {
         let (reply, answer) = bounded(1);
         let request = Request { topic, data, reply };
-        if let Err(e) = self.queue.send_timeout(request, REPLY_WAIT) {
-            // Not queued: the count is ours to give back.
-            let request = e.into_inner();
-            request.topic.lock().writing -= 1;
-            return Err(Error::Unavailable("the disk is too slow; try again"));
+        match self.queue.send_timeout(request, REPLY_WAIT) {
+            Ok(()) => {}
+            Err(SendTimeoutError::Timeout(_)) => return Err(TOO_SLOW),
+            Err(SendTimeoutError::Disconnected(_)) => return Err(STOPPED),
         }
         match answer.recv_timeout(REPLY_WAIT) {
             Ok(receipt) => receipt,
             // It may still be written; the publisher cannot know, and a
             // retry is a duplicate at worst, never a loss.
-            Err(_) => Err(Error::Unavailable("the disk is too slow; try again")),
+            Err(RecvTimeoutError::Timeout) => Err(TOO_SLOW),
+            Err(RecvTimeoutError::Disconnected) => Err(STOPPED),
         }
     }
 }
@@ -141,10 +158,23 @@ impl Writer {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            let mut batch = vec![first];
-            batch.extend(self.requests.try_iter().take(MAX_BATCH - 1));
-            self.commit(batch);
+            self.commit(self.batch(first));
         }
+    }
+
+    /// `first` and what waits behind it, up to [`MAX_BATCH`] messages and
+    /// [`MAX_BATCH_BYTES`].
+    fn batch(&self, first: Request) -> Vec<Request> {
+        let mut bytes = first.data.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+            let Ok(next) = self.requests.try_recv() else {
+                break;
+            };
+            bytes += next.data.len();
+            batch.push(next);
+        }
+        batch
     }
 
     /// Numbers, writes and keeps one batch, and answers its publishers.
@@ -160,18 +190,17 @@ impl Writer {
             })
             .collect();
         let written = self.store.append(&records, self.bounds, clock::now_ms());
-        if let Err(e) = &written {
-            error!("{} messages not written to disk: {e}", batch.len());
+        match &written {
+            Ok(()) => {
+                self.metrics.store_commits.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => error!("{} messages not written to disk: {e}", batch.len()),
         }
-        let m = &self.metrics;
-        m.store_commits.fetch_add(1, Ordering::Relaxed);
         for (request, message) in batch.into_iter().zip(messages) {
             let answer = match written {
                 Ok(()) => Ok(self.keep(&request.topic, message)),
                 Err(_) => {
-                    let mut state = request.topic.lock();
-                    state.unnumber();
-                    state.writing -= 1;
+                    request.topic.lock().unnumber();
                     Err(NOT_WRITTEN)
                 }
             };
@@ -183,7 +212,6 @@ impl Writer {
     /// Keeps a written message in its topic and has it fanned out.
     fn keep(&self, topic: &Arc<Topic>, message: Arc<Published>) -> Receipt {
         let mut state = topic.lock();
-        state.writing -= 1;
         let receipt = Receipt {
             id: message.id,
             receivers: state.subscribers.len(),
