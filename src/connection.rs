@@ -35,7 +35,7 @@ use crate::server::conns::Ticket;
 /// The routing table: a path to the handler that answers it.
 fn route(x: &mut Exchange, app: &App) -> Result<Outcome> {
     match x.req.path() {
-        "/healthz" => health::healthz(x),
+        "/healthz" => health::healthz(x, &app.hub),
         "/metrics" => health::metrics(x, &app.hub),
         "/stream" => demos::stream(x),
         "/event" => demos::event(x),

@@ -1,7 +1,8 @@
 //! `/healthz` and `/metrics`: is the server well, and what is it doing.
 //!
 //! ```text
-//! GET /healthz   200 ok\n                       (503 while the hang-up watcher fails)
+//! GET /healthz   200 ok\n                       (503 while the hang-up watcher fails,
+//!                                                or while writes to the history fail)
 //! GET /metrics   # HELP tinypush_subscribers Subscribers, all transports.
 //!                # TYPE tinypush_subscribers gauge
 //!                tinypush_subscribers 3
@@ -13,10 +14,15 @@ use crate::hub::Hub;
 
 /// `GET /healthz`: `ok`, or 503 with the reason when a part of the server
 /// that every stream relies on has stopped working.
-pub fn healthz(x: &mut Exchange) -> Result<Outcome> {
+pub fn healthz(x: &mut Exchange, hub: &Hub) -> Result<Outcome> {
     require_get(x.req)?;
     if !x.shared.watcher.healthy() {
         return Err(Error::Unavailable("hang-up watcher failing"));
+    }
+    if !hub.store_healthy() {
+        return Err(Error::Unavailable(
+            "writes to the history on disk fail (see the log)",
+        ));
     }
     reply(x, "text/plain; charset=utf-8", b"ok\n")
 }

@@ -30,7 +30,7 @@
 //! minute (topics being published to also evict their own on each commit).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -84,10 +84,13 @@ impl Drop for Request {
 /// The publishers' end of the writer thread.
 pub(super) struct Committer {
     queue: Sender<Request>,
+    /// The last write failed (or the writer stopped): `/healthz` says so.
+    failing: Arc<AtomicBool>,
 }
 
 /// What the writer thread holds.
 struct Writer {
+    failing: Arc<AtomicBool>,
     store: Arc<Store>,
     bounds: Bounds,
     fanout: Arc<Fanout>,
@@ -108,7 +111,9 @@ impl Committer {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Committer> {
         let (queue, requests) = bounded(QUEUE);
+        let failing = Arc::new(AtomicBool::new(false));
         let writer = Writer {
+            failing: Arc::clone(&failing),
             store,
             bounds,
             fanout,
@@ -118,7 +123,12 @@ impl Committer {
         thread::Builder::new()
             .name("store-commit".into())
             .spawn(move || writer.run())?;
-        Ok(Committer { queue })
+        Ok(Committer { queue, failing })
+    }
+
+    /// Whether writes reach the disk: the last one did, and the writer runs.
+    pub fn healthy(&self) -> bool {
+        !self.failing.load(Ordering::Relaxed)
     }
 
     /// Publishes `data` to `topic` once it is on disk. The caller has
@@ -145,8 +155,20 @@ impl Committer {
     }
 }
 
+/// Marks the store failing if the writer thread ends in a panic.
+struct OnPanic(Arc<AtomicBool>);
+
+impl Drop for OnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Writer {
     fn run(self) {
+        let _failing_on_panic = OnPanic(Arc::clone(&self.failing));
         let mut next_expiry = Instant::now();
         loop {
             if Instant::now() >= next_expiry {
@@ -196,6 +218,7 @@ impl Writer {
             }
             Err(e) => error!("{} messages not written to disk: {e}", batch.len()),
         }
+        self.failing.store(written.is_err(), Ordering::Relaxed);
         for (request, message) in batch.into_iter().zip(messages) {
             let answer = match written {
                 Ok(()) => Ok(self.keep(&request.topic, message)),

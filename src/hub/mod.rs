@@ -226,6 +226,11 @@ impl Hub {
         self.registry().live.len()
     }
 
+    /// Whether the history on disk takes writes (always, in memory mode).
+    pub fn store_healthy(&self) -> bool {
+        self.committer.as_ref().is_none_or(Committer::healthy)
+    }
+
     /// Subscribers now, over all topics.
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.load(Ordering::Relaxed)
