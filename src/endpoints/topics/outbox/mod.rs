@@ -256,11 +256,15 @@ impl Outbox {
         };
         let part = |i: usize| match own.get(i / per) {
             Some(framed) => framed.parts()[i % per].clone(),
-            None => self.framer.shared(&messages[i]),
+            None => self.framer.shared(&messages[i / per]),
         };
         let sent = send_frames_now(&self.stream, messages.len() * per, part)?;
         self.written.add(sent.bytes);
         let begun = sent.frames.div_ceil(per);
+        if let Some(m) = begun.checked_sub(1).map(|i| &messages[i]) {
+            // The client will have these even if the rest makes it too slow.
+            state.last_id = Some(m.id);
+        }
         if let Some(positions) = state.positions.as_mut() {
             messages[..begun].iter().for_each(|m| positions.advance(m));
         }

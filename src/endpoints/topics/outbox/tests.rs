@@ -129,6 +129,35 @@ fn a_full_queue_is_too_slow_and_the_thread_learns_the_last_id() {
 }
 
 #[test]
+fn too_slow_mid_batch_still_counts_what_the_socket_took() {
+    let (outbox, mut client) = outbox(2);
+    let _ = outbox.drain(&mut Vec::new(), false).unwrap();
+    // One batch: the socket takes the first few, too many are left to queue.
+    let batch: Vec<_> = (1..=400).map(|id| message(id, &"x".repeat(2000))).collect();
+    assert_eq!(outbox.offer(&batch), Offer::TooSlow);
+    let stream = Arc::clone(&outbox.stream);
+    let Drained::Dropped(Some(last)) = outbox.drain(&mut &*stream, false).unwrap() else {
+        panic!("dropped, with the last id the client has");
+    };
+    // The client has every message up to `last`, whole, and no other.
+    let sent: usize = batch[..last as usize]
+        .iter()
+        .map(|m| Framing::Sse.message(m, true).len())
+        .sum();
+    let got = read_exactly(&mut client, sent);
+    let ids = String::from_utf8_lossy(&got).matches("id: ").count();
+    assert!(
+        last >= 1 && ids == last as usize,
+        "{ids} messages, last {last}"
+    );
+    client.set_nonblocking(true).unwrap();
+    assert!(
+        client.read(&mut [0; 1]).is_err(),
+        "nothing past message {last}"
+    );
+}
+
+#[test]
 fn a_client_gone_is_gone() {
     let (outbox, client) = outbox(8);
     let _ = outbox.drain(&mut Vec::new(), false).unwrap();
