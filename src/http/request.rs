@@ -35,8 +35,9 @@ impl Request {
         self.target.split_once('?').map_or(&self.target, |(p, _)| p)
     }
 
-    /// The value of query parameter `name`, taken as is (no percent-decoding:
-    /// the parameters we read are numbers).
+    /// The value of query parameter `name`, taken as is: the caller decodes
+    /// percent escapes where a value may carry them (`since`, in
+    /// `endpoints/topics/since.rs`); the others are numbers or plain words.
     pub fn query(&self, name: &str) -> Option<&str> {
         let (_, query) = self.target.split_once('?')?;
         query

@@ -81,7 +81,9 @@ impl Server {
                 None
             }
         };
-        let hub = Hub::new(&config.topics, store, Arc::clone(&metrics))?;
+        let hub = Hub::new(&config.topics, store, Arc::clone(&metrics)).map_err(|e| {
+            Error::Startup(format!("cannot start the history's writer thread: {e}"))
+        })?;
         let shared = Arc::new(Shared {
             threads,
             watcher: Watcher::start()?,
