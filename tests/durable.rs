@@ -1,5 +1,6 @@
 //! The durable history (`--data-dir`), through the binary: stopped,
-//! killed, restarted on the same folder, its file cut short.
+//! killed, restarted on the same folder; and memory mode across a restart.
+//! Damaged files and unusable folders: `durable_faults.rs`.
 //!
 //! ```text
 //! POST /topics/news  m1 m2 m3    → ids 1 2 3, each answered once on disk
@@ -12,86 +13,11 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::unbounded;
 use support::*;
-
-/// A fresh folder for one test's history, removed afterwards.
-struct DataDir(PathBuf);
-
-impl DataDir {
-    fn new(name: &str) -> DataDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "tinypush-durable-{name}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        DataDir(dir)
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temp path")
-    }
-
-    fn file(&self) -> PathBuf {
-        self.0.join("history.redb")
-    }
-}
-
-impl Drop for DataDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `tinypush serve --data-dir DIR ARGS`, listening.
-fn serve(dir: &DataDir, args: &[&str]) -> ChildServer {
-    let mut all = vec!["--data-dir", dir.arg()];
-    all.extend_from_slice(args);
-    ChildServer::start(&all)
-}
-
-/// Stops the server with SIGTERM and expects a clean exit.
-fn stop(mut server: ChildServer) {
-    server.signal("TERM");
-    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
-}
-
-/// Runs `tinypush serve ARGS`, expecting it to exit by itself; returns the
-/// exit code and its stderr.
-fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tinypush");
-    let lines = read_lines(child.stderr.take().expect("piped"), "refused".into());
-    let mut text = String::new();
-    let ended = until_eof(&lines, Duration::from_secs(10), |l| {
-        text.push_str(&l);
-        text.push('\n');
-    });
-    let _ = child.kill();
-    let status = child.wait().expect("wait");
-    assert!(ended, "still running: {text}");
-    (status.code(), text)
-}
-
-/// `GET /topics/TOPIC/stream?since=CURSOR`, head read.
-fn ndjson_since(addr: SocketAddr, topic: &str, since: &str) -> StreamReader {
-    let raw = format!("GET /topics/{topic}/stream?since={since} HTTP/1.1\r\nHost: t\r\n\r\n");
-    open_stream(addr, raw.as_bytes())
-}
 
 #[test]
 fn history_and_ids_survive_a_restart_on_every_transport() {
@@ -236,91 +162,6 @@ fn every_acknowledged_publish_survives_sigkill_during_a_burst() {
         assert_eq!(&kept[*id as usize - 1], body, "acked id {id}");
     }
     assert_eq!(kept[after as usize - 1], "after");
-}
-
-/// Publishes 50 messages, stops, damages the file with `damage`, starts
-/// again: the file is set aside, ids go on above the old ones, and an old
-/// cursor gets a gap.
-fn damaged_file_is_set_aside(name: &str, damage: impl FnOnce(&std::fs::File, u64)) {
-    let dir = DataDir::new(name);
-    let server = serve(&dir, &[]);
-    let mut c = connect(server.addr);
-    for i in 1..=50 {
-        let body = format!("message {i}, long enough to fill some pages");
-        publish_ok(&mut c, "news", &body);
-    }
-    drop(c);
-    stop(server);
-    let len = std::fs::metadata(dir.file()).expect("file").len();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.file())
-        .expect("open");
-    damage(&file, len);
-    drop(file);
-
-    let mut server = serve(&dir, &[]);
-    let line = server.wait_log("is damaged");
-    assert!(line.contains("set aside as"), "{line}");
-    let (id, _) = publish_ok(&mut connect(server.addr), "news", "fresh");
-    assert!(id > 50, "id {id} may repeat an old one");
-    let mut r = ndjson_since(server.addr, "news", "10");
-    let gap = r.json().expect("a gap first");
-    assert_eq!(gap["event"], "gap", "{gap}");
-    assert_eq!(
-        (gap["from"].as_u64(), gap["to"].as_u64()),
-        (Some(11), Some(id - 1))
-    );
-    assert_eq!(ndjson_message(&mut r), (id, "fresh".into()));
-    let aside = std::fs::read_dir(&dir.0)
-        .expect("dir")
-        .filter_map(|e| e.ok())
-        .any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("history.redb.damaged-")
-        });
-    assert!(aside, "the damaged file is kept for a look");
-}
-
-#[test]
-fn a_file_cut_short_is_set_aside_and_ids_still_go_forward() {
-    damaged_file_is_set_aside("cut", |file, len| {
-        file.set_len(len / 2).expect("truncate");
-    });
-}
-
-#[test]
-fn a_file_overwritten_is_set_aside_and_ids_still_go_forward() {
-    damaged_file_is_set_aside("overwritten", |file, len| {
-        use std::os::unix::fs::FileExt;
-        // Everything after the header pages: every table page is hit.
-        let junk = vec![0xA5; (len - 8192) as usize];
-        file.write_all_at(&junk, 8192).expect("overwrite");
-    });
-}
-
-#[test]
-fn a_data_dir_in_use_or_unusable_is_one_line_and_exit_1() {
-    let dir = DataDir::new("held");
-    let _holder = serve(&dir, &[]);
-    let (code, log) = refused(&["--data-dir", dir.arg()]);
-    assert_eq!(code, Some(1), "{log}");
-    let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
-    assert_eq!(errors.len(), 1, "{log}");
-    assert!(errors[0].contains("another process has it open"), "{log}");
-
-    // A folder that cannot be made: its parent is a file.
-    let blocker = DataDir::new("blocker");
-    std::fs::write(&blocker.0, b"not a folder").expect("write");
-    let inside = Path::new(blocker.arg()).join("data");
-    let (code, log) = refused(&["--data-dir", inside.to_str().expect("UTF-8")]);
-    assert_eq!(code, Some(1), "{log}");
-    assert!(
-        log.contains("cannot use") && log.contains("history.redb"),
-        "{log}"
-    );
-    let _ = std::fs::remove_file(&blocker.0);
 }
 
 #[test]

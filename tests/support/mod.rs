@@ -23,6 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod child;
+mod durable;
 mod http;
 mod multi;
 mod server;
@@ -32,6 +33,8 @@ mod websocket;
 
 #[allow(unused_imports)]
 pub use child::{ChildServer, read_lines, until_eof};
+#[allow(unused_imports)]
+pub use durable::{DataDir, ndjson_since, serve, stop};
 #[allow(unused_imports)]
 pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
 #[allow(unused_imports)]
