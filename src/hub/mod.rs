@@ -253,31 +253,26 @@ impl Hub {
         }
     }
 
-    /// Finds or creates a topic.
+    /// Finds or creates a topic. A new topic's history is read from disk
+    /// without the map's lock: lookups of other topics do not wait for it.
     fn topic(&self, name: &str) -> Result<Arc<Topic>> {
         if !valid_topic(name) {
             return Err(BAD_TOPIC);
         }
+        if let Some(topic) = self.registry().find(name) {
+            return Ok(topic);
+        }
+        let name: Arc<str> = name.into();
+        let read = self.load(&name)?;
         let limits = (self.max_topics, self.idle);
         self.registry()
-            .find_or_create(name, limits, |name| self.load(name))
+            .find_or_create(name, limits, read, |name| self.load(name))
     }
 
     /// A topic's last id and history from the store; nothing in memory mode.
     fn load(&self, name: &Arc<str>) -> Result<Start> {
         let Some(store) = &self.store else {
-            // After the time it is made: above any id an earlier run, or
-            // this topic before it was forgotten, can have given.
-            let base = if self.ids_after_start {
-                clock::now_us()
-            } else {
-                0
-            };
-            return Ok(Start {
-                last_id: base,
-                base,
-                ..Start::default()
-            });
+            return Ok(Start::in_memory(self.ids_after_start));
         };
         let loaded = store
             .load(name, self.bounds, clock::now_ms())

@@ -54,19 +54,26 @@ impl Registry {
         }
     }
 
-    /// Finds `name`, or creates it when there is room (forgetting idle
-    /// topics to make room if a sweep is allowed), its ids and history
-    /// from `load`.
+    /// The live topic `name`, if there is one.
+    pub fn find(&self, name: &str) -> Option<Arc<Topic>> {
+        self.live.get(name).cloned()
+    }
+
+    /// Finds `name`, or creates it from `read` when there is room
+    /// (forgetting idle topics to make room if a sweep is allowed). `read`
+    /// was taken without this lock; if the topic was made, written to and
+    /// forgotten meanwhile, it is stale and `reload` reads it again.
     ///
     /// # Errors
-    /// 503 at the cap, or `load`'s error.
+    /// 503 at the cap, or `reload`'s error.
     pub fn find_or_create(
         &mut self,
-        name: &str,
+        name: Arc<str>,
         (cap, idle): (usize, Duration),
-        load: impl FnOnce(&Arc<str>) -> Result<Start>,
+        read: Start,
+        reload: impl FnOnce(&Arc<str>) -> Result<Start>,
     ) -> Result<Arc<Topic>> {
-        if let Some(topic) = self.live.get(name) {
+        if let Some(topic) = self.live.get(&name) {
             return Ok(Arc::clone(topic));
         }
         let now = Instant::now();
@@ -79,9 +86,12 @@ impl Registry {
         if self.live.len() >= cap {
             return Err(Error::Unavailable("too many topics"));
         }
-        let name: Arc<str> = name.into();
-        let mut start = load(&name)?;
         let forgotten = self.forgotten.remove(&name).unwrap_or(0);
+        let mut start = if forgotten > read.last_id {
+            reload(&name)?
+        } else {
+            read
+        };
         start.last_id = start.last_id.max(forgotten);
         let topic = Arc::new(Topic::new(Arc::clone(&name), start));
         self.live.insert(name, Arc::clone(&topic));

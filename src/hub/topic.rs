@@ -81,6 +81,18 @@ pub(super) struct Start {
 }
 
 impl Start {
+    /// Where a topic begins in memory: with `after_now`, after the time it
+    /// is made in microseconds, above any id an earlier run (or this topic
+    /// before it was forgotten) can have given; else at 0.
+    pub fn in_memory(after_now: bool) -> Start {
+        let base = if after_now { clock::now_us() } else { 0 };
+        Start {
+            last_id: base,
+            base,
+            ..Start::default()
+        }
+    }
+
     /// Where a durable topic begins: what the store read.
     pub fn from_disk(name: &Arc<str>, loaded: Loaded) -> Start {
         let history = loaded.messages.into_iter().map(|m| {
