@@ -219,12 +219,15 @@ impl Store {
         {
             let mut messages = tx.open_table(MESSAGES).map_err(io::Error::other)?;
             let mut topics = tx.open_table(TOPICS).map_err(io::Error::other)?;
-            let mut names = Vec::new();
+            // Topics that hold messages; a row alone (its last id) stays.
+            let mut holding = Vec::new();
             for entry in topics.iter().map_err(io::Error::other)? {
-                let (name, _) = entry.map_err(io::Error::other)?;
-                names.push(name.value().to_string());
+                let (name, row) = entry.map_err(io::Error::other)?;
+                if row.value().2 > 0 {
+                    holding.push(name.value().to_string());
+                }
             }
-            for name in &names {
+            for name in &holding {
                 let mut meta = read_meta(&topics, name)?;
                 let held = meta.held;
                 evict(&mut messages, name, &mut meta, bounds, now_ms)?;
