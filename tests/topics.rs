@@ -20,16 +20,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use support::{
-    SSE_HEAD, connect, metric, open_stream, publish, sse_message, start_server, start_server_with,
-    ws_connect, ws_handshake, ws_text,
+    NDJSON_HEAD, SSE_HEAD, connect, metric, open_stream, publish, sse_message, start_server,
+    start_server_with, ws_connect, ws_handshake, ws_text,
 };
-
-const NDJSON_HEAD: &str = "HTTP/1.1 200 OK\r\n\
-    Content-Type: application/x-ndjson\r\n\
-    Cache-Control: no-cache\r\n\
-    X-Accel-Buffering: no\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Transfer-Encoding: chunked\r\n\r\n";
 
 /// The server's clock and ours agree within a minute.
 fn assert_recent(time_ms: u64) {

@@ -14,15 +14,9 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{
-    Client, SSE_HEAD, connect, get, publish_ok, start_server, start_server_with, ws_handshake,
+    Client, NDJSON_HEAD, SSE_HEAD, connect, get, publish_ok, start_server, start_server_with,
+    ws_handshake,
 };
-
-const NDJSON_HEAD: &str = "HTTP/1.1 200 OK\r\n\
-    Content-Type: application/x-ndjson\r\n\
-    Cache-Control: no-cache\r\n\
-    X-Accel-Buffering: no\r\n\
-    X-Content-Type-Options: nosniff\r\n\
-    Transfer-Encoding: chunked\r\n\r\n";
 
 /// Publishes `m1`..=`m{n}` to `topic`.
 fn publish_numbered(addr: SocketAddr, topic: &str, n: u64) {

@@ -43,8 +43,8 @@ pub use multi::{Positions, TopicEvent, topic_event, topic_message};
 pub use server::{INDEX_HTML, TestServer, start_server, start_server_with, static_dir};
 #[allow(unused_imports)]
 pub use streams::{
-    SSE_HEAD, SseEvent, StreamReader, json_message, ndjson_message, open_stream, parse_sse,
-    sse_message,
+    NDJSON_HEAD, SSE_HEAD, SseEvent, StreamReader, json_message, ndjson_message, open_stream,
+    parse_sse, sse_message,
 };
 #[allow(unused_imports)]
 pub use topics::{metric, metric_in, metrics, publish, publish_ok, publish_on};

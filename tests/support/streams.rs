@@ -22,6 +22,14 @@ pub const SSE_HEAD: &str = "HTTP/1.1 200 OK\r\n\
     X-Content-Type-Options: nosniff\r\n\
     Transfer-Encoding: chunked\r\n\r\n";
 
+/// The head of every NDJSON stream.
+pub const NDJSON_HEAD: &str = "HTTP/1.1 200 OK\r\n\
+    Content-Type: application/x-ndjson\r\n\
+    Cache-Control: no-cache\r\n\
+    X-Accel-Buffering: no\r\n\
+    X-Content-Type-Options: nosniff\r\n\
+    Transfer-Encoding: chunked\r\n\r\n";
+
 /// A chunked body read as text, whatever the chunk boundaries: NDJSON
 /// lines, or SSE events ended by a blank line.
 pub struct StreamReader {
