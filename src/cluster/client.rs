@@ -120,6 +120,26 @@ impl Cluster {
         answer
     }
 
+    /// Raises `topic`'s counter to `last_id` if it is lower: after Redis
+    /// lost its data, a node that knows a topic puts its count back, so
+    /// that a node that does not know it cannot publish below it.
+    ///
+    /// # Errors
+    /// When Redis does not answer.
+    pub fn raise(&self, topic: &str, last_id: u64) -> redis::RedisResult<()> {
+        const RAISE: &str = "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) \
+            then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
+        self.call(|con| {
+            redis::cmd("EVAL")
+                .arg(RAISE)
+                .arg(1)
+                .arg(format!("tinypush:{{{topic}}}:id"))
+                .arg(last_id)
+                .query::<i64>(con)
+                .map(drop)
+        })
+    }
+
     /// `topic`'s counter and the newest `bounds.messages` of its stream.
     ///
     /// # Errors

@@ -7,8 +7,9 @@
 //! receive(news 45)        last id 42 → a hole: read 43, 44 from the stream,
 //!                                      keep 43, 44, 45 in order
 //! receive(news 44)        last id 45 → already kept, skipped
-//! resync()                after a reconnect: every live topic reads what
-//!                         its stream holds after its last id
+//! resync()                after a reconnect: every live topic puts its count
+//!                         back if Redis lost it, and reads what its stream
+//!                         holds after its last id
 //! ```
 //!
 //! Only the listener thread keeps remote messages, so a topic's ids are
@@ -154,6 +155,11 @@ impl Inbox for Hub {
         };
         let live: Vec<Arc<Topic>> = self.registry().live.values().cloned().collect();
         for topic in live {
+            // Redis may have come back empty: put the count back first.
+            let last_id = topic.lock().last_id;
+            if let Err(e) = cluster.raise(&topic.name, last_id) {
+                warn!("topic {}: count not put back in Redis: {e}", topic.name);
+            }
             if let Some(missing) = self.fill(cluster, &topic, None) {
                 self.keep_remote(&topic, missing);
             }
