@@ -101,13 +101,16 @@ fn subscribe_and_read(
     let mut pubsub = con.as_pubsub();
     pubsub.subscribe(CHANNEL)?;
     pubsub.set_read_timeout(Some(READ_WAIT))?;
-    cluster.set_reachable(true);
     if failures > 0 {
-        info!("redis: back after {failures} failed attempts");
+        // Pooled connections died with Redis: none may serve a publish
+        // once Redis counts as back.
         cluster.reset_pool();
+        cluster.set_reachable(true);
+        info!("redis: back after {failures} failed attempts");
         let m = &cluster.metrics;
         m.redis_reconnects.fetch_add(1, Ordering::Relaxed);
     }
+    cluster.set_reachable(true);
     match inbox.upgrade() {
         Some(inbox) => inbox.resync(),
         None => return Ok(()),

@@ -191,6 +191,9 @@ impl Hub {
         since: Option<Since>,
         sink: Arc<dyn Sink>,
     ) -> Result<Subscription> {
+        if let Some(cluster) = &self.cluster {
+            self.catch_up(cluster, topic, since)?;
+        }
         if self.subscribers.fetch_add(1, Ordering::Relaxed) >= self.max_subscribers {
             self.subscribers.fetch_sub(1, Ordering::Relaxed);
             return Err(Error::Unavailable("too many subscribers"));
@@ -232,6 +235,9 @@ impl Hub {
     /// # Errors
     /// 400 for a bad topic name, 503 when a new topic would pass the cap.
     pub fn history(&self, topic: &str, since: Since) -> Result<Replay> {
+        if let Some(cluster) = &self.cluster {
+            self.catch_up(cluster, topic, Some(since))?;
+        }
         self.with_topic(topic, |_, state| state.replay(since, self.bounds))
     }
 

@@ -12,8 +12,10 @@
 //!                         holds after its last id
 //! ```
 //!
-//! Only the listener thread keeps remote messages, so a topic's ids are
-//! kept in order. A topic a message names that this node has not used yet
+//! Messages are kept under the topic's lock, in id order, skipping ids
+//! already kept: the listener keeps what the channel brings, and a
+//! subscriber whose cursor is ahead of this node (it read a newer message
+//! on another node) first has the stream read up to now (`catch_up`). A topic a message names that this node has not used yet
 //! is made first, its history read from the stream (it already holds the
 //! message, which is then skipped): so every node can replay any topic.
 //! If the stream cannot be read (Redis just went away), the message waits
@@ -25,7 +27,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use log::warn;
 
-use super::message::{Encodings, Published, Receipt};
+use super::message::{Encodings, Published, Receipt, Since};
 use super::topic::{Start, Topic};
 use super::{BAD_TOPIC, Hub, valid_topic};
 use crate::cluster::{Cluster, Inbox, Remote};
@@ -69,6 +71,28 @@ impl Hub {
             messages: held.messages,
         };
         Ok(Start::from_disk(name, loaded))
+    }
+
+    /// Before a replay from `since`: a cursor beyond this node's last id
+    /// may come from another node that heard newer messages first; read
+    /// them from the stream now, rather than call the cursor unknown.
+    pub(super) fn catch_up(
+        &self,
+        cluster: &Cluster,
+        name: &str,
+        since: Option<Since>,
+    ) -> Result<()> {
+        let Some(Since::After(cursor)) = since else {
+            return Ok(());
+        };
+        let (topic, last_id) =
+            self.with_topic(name, |topic, state| (Arc::clone(topic), state.last_id))?;
+        if cursor > last_id
+            && let Some(missing) = self.fill(cluster, &topic, None)
+        {
+            self.keep_remote(&topic, missing);
+        }
+        Ok(())
     }
 
     /// Keeps `messages` (in id order) that come after `topic`'s last id,
