@@ -16,7 +16,7 @@ test:
 # port. `make test` skips these: they are #[ignore]d without Redis.
 cluster-test:
 	bash scripts/ensure-redis.sh
-	$(CARGO) test --test cluster -- --ignored
+	$(CARGO) test --no-fail-fast --test 'cluster*' -- --ignored
 
 lint:
 	$(CARGO) fmt --check

@@ -41,7 +41,7 @@ pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
 #[allow(unused_imports)]
 pub use multi::{Positions, TopicEvent, topic_event, topic_message};
 #[allow(unused_imports)]
-pub use redis::{RedisServer, Reply, free_port, resp_command};
+pub use redis::{Link, RedisServer, Reply, free_port, node, resp_command};
 #[allow(unused_imports)]
 pub use server::{INDEX_HTML, TestServer, start_server, start_server_with, static_dir};
 #[allow(unused_imports)]

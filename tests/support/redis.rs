@@ -10,6 +10,11 @@
 //! redis.url()                    redis://127.0.0.1:P/0
 //! redis.restart_empty()          SIGKILL, start again on P: no data
 //! redis.restart_with_data()      SHUTDOWN SAVE, start again on P: dump.rdb loaded
+//! node(&redis.url(), &[])        tinypush serve --redis redis://127.0.0.1:P/0 ...
+//!
+//! node ──► Link (port L) ──► redis-server (port P)
+//! link.cut()                     every connection through it ends, new ones close
+//! link.mend()                    forwards again: one node lost Redis, the others not
 //! ```
 //!
 //! Its output goes to `redis.log` in its folder (never an unread pipe,
@@ -19,12 +24,15 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
+use super::child::ChildServer;
 use super::{READ_TIMEOUT, wait_until};
 
 /// How long `redis-server` may take to answer its first PING, or to exit.
@@ -185,6 +193,87 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A cluster node: `tinypush serve --redis URL ARGS` as a child process
+/// (see [`ChildServer`]), listening.
+pub fn node(url: &str, args: &[&str]) -> ChildServer {
+    let mut all = vec!["--redis", url];
+    all.extend_from_slice(args);
+    ChildServer::start(&all)
+}
+
+/// A TCP forwarder between one node and Redis, on a port of its own, that
+/// the test can cut (every connection through it ends; new ones are closed
+/// at once) and mend.
+pub struct Link {
+    pub port: u16,
+    /// Whether it forwards, and the sockets it forwards between.
+    state: Arc<Mutex<(bool, Vec<TcpStream>)>>,
+}
+
+impl Link {
+    /// Forwards a port of its own to `redis_port`.
+    pub fn to(redis_port: u16) -> Link {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the link");
+        let port = listener.local_addr().expect("address").port();
+        let state = Arc::new(Mutex::new((true, Vec::new())));
+        let shared = Arc::clone(&state);
+        let accept = move || {
+            for client in listener.incoming().flatten() {
+                // Held while connecting, so a cut cannot miss this one.
+                let mut state = shared.lock().expect("link state");
+                if !state.0 {
+                    continue; // cut: the client is dropped, so closed
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", redis_port)) else {
+                    continue;
+                };
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                    let pump = move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    };
+                    thread::Builder::new()
+                        .name("link-pump".into())
+                        .spawn(pump)
+                        .expect("spawn");
+                }
+                state.1.extend([client, server]);
+            }
+        };
+        thread::Builder::new()
+            .name("link-accept".into())
+            .spawn(accept)
+            .expect("spawn");
+        Link { port, state }
+    }
+
+    /// `redis://127.0.0.1:PORT/0`, this link's end.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Ends every connection through the link, and refuses new ones.
+    pub fn cut(&self) {
+        let mut state = self.state.lock().expect("link state");
+        state.0 = false;
+        for socket in state.1.drain(..) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Forwards new connections again.
+    pub fn mend(&self) {
+        self.state.lock().expect("link state").0 = true;
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.cut();
     }
 }
 
