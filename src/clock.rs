@@ -20,3 +20,10 @@ pub fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
+
+/// A number no one can guess in advance (std's per-process random hash
+/// keys over the time): for a node's name and for jitter, not for secrets.
+pub fn random() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(now_us())
+}

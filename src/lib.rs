@@ -42,6 +42,7 @@
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod endpoints;

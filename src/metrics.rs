@@ -52,6 +52,14 @@ pub struct Metrics {
     pub bytes_written: AtomicU64,
     /// Write transactions of the durable history (each one `fsync`).
     pub store_commits: AtomicU64,
+    /// The last publish's round trip to Redis, in microseconds.
+    pub redis_rtt_us: AtomicU64,
+    /// Times the Redis listener connected again after losing Redis.
+    pub redis_reconnects: AtomicU64,
+    /// Messages read from a Redis stream to fill a hole in a topic's ids.
+    pub redis_holes_filled: AtomicU64,
+    /// Messages heard on the Redis channel that other nodes published.
+    pub redis_received: AtomicU64,
 }
 
 /// Counts one connection under its current [`Kind`] while it lives.
@@ -114,7 +122,24 @@ impl Metrics {
                 "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} gauge\ntinypush_{name} {value}"
             );
         }
-        let counters = [
+        for (name, help, counter) in self.counters() {
+            let value = counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter\ntinypush_{name} {value}"
+            );
+        }
+        let rtt = self.redis_rtt_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "# HELP tinypush_redis_rtt_seconds The last publish's round trip to Redis (0 without --redis).\n# TYPE tinypush_redis_rtt_seconds gauge\ntinypush_redis_rtt_seconds {rtt:.6}"
+        );
+        out
+    }
+
+    /// Every counter: its name after `tinypush_`, its help line, its value.
+    fn counters(&self) -> [(&'static str, &'static str, &AtomicU64); 8] {
+        [
             (
                 "messages_published_total",
                 "Messages published to topics.",
@@ -140,15 +165,22 @@ impl Metrics {
                 "Durable writes (one fsync each, shared by the publishes waiting then).",
                 &self.store_commits,
             ),
-        ];
-        for (name, help, counter) in counters {
-            let value = counter.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter\ntinypush_{name} {value}"
-            );
-        }
-        out
+            (
+                "redis_reconnects_total",
+                "Times the Redis listener connected again after losing Redis.",
+                &self.redis_reconnects,
+            ),
+            (
+                "redis_holes_filled_total",
+                "Messages read from a topic's Redis stream to fill a hole in its ids.",
+                &self.redis_holes_filled,
+            ),
+            (
+                "redis_messages_received_total",
+                "Messages other nodes published, heard on the Redis channel.",
+                &self.redis_received,
+            ),
+        ]
     }
 }
 
@@ -197,7 +229,7 @@ mod tests {
     fn every_metric_has_help_and_type() {
         let text = Metrics::default().render(0, 0);
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
-        assert_eq!(types.len(), 8, "{text}");
+        assert_eq!(types.len(), 12, "{text}");
         for line in types {
             let name = line.split(' ').nth(2).unwrap();
             let help = format!("# HELP {name} ");

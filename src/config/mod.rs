@@ -133,6 +133,10 @@ pub struct TopicConfig {
     /// history lives in memory only.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Share every topic with the other nodes using this Redis
+    /// (redis://host:port/db); the history then lives in Redis.
+    #[arg(long, env = "TINYPUSH_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
     /// In memory mode, a topic's ids begin after the time it is first used
     /// in this run, in microseconds (`1796013697086124`), so a cursor from
     /// an earlier run (or from before the topic was forgotten) is below the
@@ -171,7 +175,9 @@ impl Default for Config {
             #[command(flatten)]
             config: Config,
         }
-        let command = Defaults::command().mut_arg("publish_token", |a| a.env(None));
+        let command = Defaults::command()
+            .mut_arg("publish_token", |a| a.env(None))
+            .mut_arg("redis", |a| a.env(None));
         let matches = command
             .try_get_matches_from(["tinypush"])
             .expect("every setting has a valid default");
@@ -189,6 +195,12 @@ impl Config {
     /// One line naming the flags that disagree.
     pub fn check(mut self) -> Result<Config, String> {
         self.topics.publish_token = self.topics.publish_token.filter(|t| !t.is_empty());
+        self.topics.redis = self.topics.redis.filter(|u| !u.is_empty());
+        if self.topics.redis.is_some() && self.topics.data_dir.is_some() {
+            // With Redis the history lives there; a file beside it would
+            // be a second, disagreeing copy.
+            return Err("--redis and --data-dir cannot be used together".into());
+        }
         if self.ws.ping_interval >= self.ws.timeout {
             // A ping must have time to be answered before the client counts as silent.
             return Err("--ws-ping-interval must be less than --ws-timeout".into());
@@ -214,6 +226,14 @@ mod tests {
         assert_eq!(c.topics.idle, TOPIC_IDLE);
         assert_eq!(c.topics.publish_token, None);
         assert_eq!(c.clone().check(), Ok(c));
+    }
+
+    #[test]
+    fn redis_and_a_data_dir_do_not_go_together() {
+        let mut c = Config::default();
+        c.topics.redis = Some("redis://127.0.0.1:6379/0".into());
+        c.topics.data_dir = Some("data".into());
+        assert!(c.check().unwrap_err().contains("--redis and --data-dir"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! GET /healthz   200 ok\n                       (503 while the hang-up watcher fails,
-//!                                                or while writes to the history fail)
+//!                                                while writes to the history fail,
+//!                                                or while Redis is away)
 //! GET /metrics   # HELP tinypush_subscribers Subscribers, all transports.
 //!                # TYPE tinypush_subscribers gauge
 //!                tinypush_subscribers 3
@@ -19,10 +20,8 @@ pub fn healthz(x: &mut Exchange, hub: &Hub) -> Result<Outcome> {
     if !x.shared.watcher.healthy() {
         return Err(Error::Unavailable("hang-up watcher failing"));
     }
-    if !hub.store_healthy() {
-        return Err(Error::Unavailable(
-            "writes to the history on disk fail (see the log)",
-        ));
+    if let Some(why) = hub.degraded() {
+        return Err(Error::Unavailable(why));
     }
     reply(x, "text/plain; charset=utf-8", b"ok\n")
 }

@@ -39,8 +39,10 @@
 
 mod commit;
 mod fanout;
+mod lookup;
 mod message;
 mod registry;
+mod remote;
 mod sink;
 mod subscription;
 #[cfg(test)]
@@ -48,7 +50,7 @@ mod tests;
 mod topic;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -59,7 +61,7 @@ pub use message::{
 pub use sink::{Offer, Sink};
 pub use subscription::Subscription;
 
-use crate::clock;
+use crate::cluster::{Cluster, Inbox};
 use crate::config::TopicConfig;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -67,7 +69,7 @@ use crate::store::{Bounds, Store};
 use commit::Committer;
 use fanout::Fanout;
 use registry::Registry;
-use topic::{Start, Subscriber, Topic, TopicState};
+use topic::Subscriber;
 
 /// Every topic, and the limits on them.
 pub struct Hub {
@@ -84,6 +86,8 @@ pub struct Hub {
     store: Option<Arc<Store>>,
     /// Writes durable publishes; `None` in memory mode.
     committer: Option<Committer>,
+    /// Redis, shared with the other nodes (`--redis`).
+    cluster: Option<Arc<Cluster>>,
     /// In memory mode, a new topic's ids begin after the time it is made,
     /// in microseconds (see `TopicConfig::ids_after_start`).
     ids_after_start: bool,
@@ -91,13 +95,14 @@ pub struct Hub {
 
 impl Hub {
     /// A hub with the config's limits; with a store, topics' histories
-    /// are read from it and publishes written to it.
+    /// are read from it and publishes written to it; with a cluster, both
+    /// go through Redis and a listener thread brings every message back.
     ///
     /// # Errors
-    /// When the store's writer thread cannot be started.
+    /// When the store's writer or the Redis listener cannot be started.
     pub fn new(
         config: &TopicConfig,
-        store: Option<Store>,
+        (store, cluster): (Option<Store>, Option<Cluster>),
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Arc<Hub>> {
         let subscribers = Arc::new(AtomicUsize::new(0));
@@ -118,7 +123,7 @@ impl Hub {
                 Arc::clone(&metrics),
             )?),
         };
-        Ok(Arc::new(Hub {
+        let hub = Arc::new(Hub {
             registry: Mutex::new(Registry::new()),
             subscribers,
             next_key: AtomicU64::new(1),
@@ -130,8 +135,14 @@ impl Hub {
             fanout,
             store,
             committer,
+            cluster: cluster.map(Arc::new),
             ids_after_start: config.ids_after_start,
-        }))
+        });
+        if let Some(cluster) = &hub.cluster {
+            let inbox: Weak<dyn Inbox> = Arc::downgrade(&hub) as Weak<Hub>;
+            crate::cluster::listen(Arc::clone(cluster), inbox)?;
+        }
+        Ok(hub)
     }
 
     /// Publishes `data` to `topic`, creating the topic if needed. The
@@ -142,6 +153,9 @@ impl Hub {
     /// 400 for a bad topic name, 503 when a new topic would pass the cap or
     /// the message could not be written to disk.
     pub fn publish(&self, topic: &str, data: String) -> Result<Receipt> {
+        if let Some(cluster) = &self.cluster {
+            return self.publish_through(cluster, topic, data.as_bytes());
+        }
         let data = Bytes::from(data);
         if let Some(committer) = &self.committer {
             let topic = self.with_topic(topic, |topic, state| {
@@ -226,66 +240,19 @@ impl Hub {
         self.registry().live.len()
     }
 
-    /// Whether the history on disk takes writes (always, in memory mode).
-    pub fn store_healthy(&self) -> bool {
-        self.committer.as_ref().is_none_or(Committer::healthy)
+    /// What is wrong, when writes to the history on disk fail or Redis is
+    /// away; `None` when all is well.
+    pub fn degraded(&self) -> Option<&'static str> {
+        if !self.committer.as_ref().is_none_or(Committer::healthy) {
+            return Some("writes to the history on disk fail (see the log)");
+        }
+        let away = self.cluster.as_ref().is_some_and(|c| !c.reachable());
+        away.then_some("degraded: Redis unreachable")
     }
 
     /// Subscribers now, over all topics.
     pub fn subscriber_count(&self) -> usize {
         self.subscribers.load(Ordering::Relaxed)
-    }
-
-    /// Runs `f` on a topic (found or created) under its lock. A topic swept
-    /// away between the lookup and the lock is looked up again, so nothing
-    /// is published to, or subscribed on, a topic no one else can reach.
-    fn with_topic<T>(
-        &self,
-        name: &str,
-        f: impl FnOnce(&Arc<Topic>, &mut TopicState) -> T,
-    ) -> Result<T> {
-        loop {
-            let topic = self.topic(name)?;
-            let mut state = topic.lock();
-            if !state.retired {
-                return Ok(f(&topic, &mut state));
-            }
-        }
-    }
-
-    /// Finds or creates a topic. A new topic's history is read from disk
-    /// without the map's lock: lookups of other topics do not wait for it.
-    fn topic(&self, name: &str) -> Result<Arc<Topic>> {
-        if !valid_topic(name) {
-            return Err(BAD_TOPIC);
-        }
-        if let Some(topic) = self.registry().find(name) {
-            return Ok(topic);
-        }
-        let name: Arc<str> = name.into();
-        let read = self.load(&name)?;
-        let limits = (self.max_topics, self.idle);
-        self.registry()
-            .find_or_create(name, limits, read, |name| self.load(name))
-    }
-
-    /// A topic's last id and history from the store; nothing in memory mode.
-    fn load(&self, name: &Arc<str>) -> Result<Start> {
-        let Some(store) = &self.store else {
-            return Ok(Start::in_memory(self.ids_after_start));
-        };
-        let loaded = store
-            .load(name, self.bounds, clock::now_ms())
-            .map_err(|e| {
-                log::error!("history of {name} not read: {e}");
-                Error::Unavailable("the topic's history could not be read")
-            })?;
-        Ok(Start::from_disk(name, loaded))
-    }
-
-    fn registry(&self) -> MutexGuard<'_, Registry> {
-        // Each update is one insert or retain: a panic cannot leave it torn.
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

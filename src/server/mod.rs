@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS};
+use crate::cluster::Cluster;
+use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS, TopicConfig};
 use crate::connection;
 use crate::endpoints::App;
 use crate::error::{Error, Result};
@@ -70,20 +71,9 @@ impl Server {
         let http = &config.http;
         let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
         let metrics = Arc::new(Metrics::default());
-        let store = match &config.topics.data_dir {
-            Some(dir) => {
-                let store = Store::open(dir).map_err(Error::Startup)?;
-                info!("history kept in {}", store.file().display());
-                Some(store)
-            }
-            None => {
-                info!("history kept in memory only: lost on restart (--data-dir keeps it)");
-                None
-            }
-        };
-        let hub = Hub::new(&config.topics, store, Arc::clone(&metrics)).map_err(|e| {
-            Error::Startup(format!("cannot start the history's writer thread: {e}"))
-        })?;
+        let history = open_history(&config.topics, &metrics)?;
+        let hub = Hub::new(&config.topics, history, Arc::clone(&metrics))
+            .map_err(|e| Error::Startup(format!("cannot start the history's threads: {e}")))?;
         let shared = Arc::new(Shared {
             threads,
             watcher: Watcher::start()?,
@@ -252,5 +242,32 @@ fn try_url(addr: SocketAddr) -> String {
         format!("http://127.0.0.1:{}", addr.port())
     } else {
         format!("http://{addr}")
+    }
+}
+
+/// Where topics' histories live: Redis (`--redis`), a file (`--data-dir`),
+/// or memory; said once in the log.
+///
+/// # Errors
+/// `Startup` with one line when Redis or the file cannot be used.
+fn open_history(
+    topics: &TopicConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<(Option<Store>, Option<Cluster>)> {
+    if let Some(url) = &topics.redis {
+        let cluster = Cluster::connect(url, Arc::clone(metrics)).map_err(Error::Startup)?;
+        info!("history kept in Redis at {url}, shared with every node using it");
+        return Ok((None, Some(cluster)));
+    }
+    match &topics.data_dir {
+        Some(dir) => {
+            let store = Store::open(dir).map_err(Error::Startup)?;
+            info!("history kept in {}", store.file().display());
+            Ok((Some(store), None))
+        }
+        None => {
+            info!("history kept in memory only: lost on restart (--data-dir keeps it)");
+            Ok((None, None))
+        }
     }
 }

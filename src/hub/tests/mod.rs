@@ -20,7 +20,7 @@ fn hub(tweak: impl FnOnce(&mut TopicConfig)) -> Arc<Hub> {
     let mut config = Config::default().topics;
     config.ids_after_start = false;
     tweak(&mut config);
-    Hub::new(&config, None, Arc::new(Metrics::default())).expect("threads start")
+    Hub::new(&config, (None, None), Arc::new(Metrics::default())).expect("threads start")
 }
 
 /// Subscribes with a channel of `queue` places as the sink.

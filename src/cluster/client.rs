@@ -1,0 +1,253 @@
+//! This node's side of Redis: the publish script, and reading a topic's
+//! stream (its history on first use, the messages of a hole), over a small
+//! pool of connections with timeouts.
+//!
+//! ```text
+//! EVALSHA <publish.lua> 3 tinypush:{news}:id tinypush:{news}:stream tinypush:{news}:meta hi …
+//!   → [42, 1763755200000]
+//! XREVRANGE tinypush:{news}:stream + - COUNT 1000   (a topic's history, newest first)
+//! XRANGE tinypush:{news}:stream 43-0 44-0           (a hole)
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, Script};
+
+use crate::metrics::Metrics;
+use crate::store::{Bounds, Stored};
+
+/// The channel every node listens on.
+pub const CHANNEL: &str = "tinypush:messages";
+/// Longest a Redis call may take before it counts as a failure.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections kept open for publishing and reading histories.
+const POOL: usize = 8;
+
+/// This node's side of Redis.
+pub struct Cluster {
+    client: Client,
+    /// This node's name on the channel: a random number.
+    pub node: u64,
+    script: Script,
+    pool: Mutex<Vec<Connection>>,
+    /// Redis answered the last call (or the listener is connected).
+    reachable: AtomicBool,
+    pub(super) metrics: Arc<Metrics>,
+}
+
+/// A topic as Redis holds it.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The topic's counter (0: never published).
+    pub last_id: u64,
+    /// Its stream within the bounds, oldest first.
+    pub messages: Vec<Stored>,
+}
+
+impl Cluster {
+    /// Connects to `url` and checks that Redis answers.
+    ///
+    /// # Errors
+    /// One line: a bad URL, or Redis not answering.
+    pub fn connect(url: &str, metrics: Arc<Metrics>) -> Result<Cluster, String> {
+        let client = Client::open(url).map_err(|e| format!("bad --redis URL {url}: {e}"))?;
+        let cluster = Cluster {
+            client,
+            node: crate::clock::random(),
+            script: Script::new(include_str!("publish.lua")),
+            pool: Mutex::new(Vec::new()),
+            reachable: AtomicBool::new(true),
+            metrics,
+        };
+        let mut con = cluster
+            .open()
+            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+        redis::cmd("PING")
+            .query::<String>(&mut con)
+            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+        cluster.put_back(con);
+        Ok(cluster)
+    }
+
+    /// The client, for the listener's own connection.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Whether Redis answered last time.
+    pub fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::Relaxed)
+    }
+
+    /// Notes whether Redis answered.
+    pub fn set_reachable(&self, yes: bool) {
+        self.reachable.store(yes, Ordering::Relaxed);
+    }
+
+    /// Publishes `body` to `topic` through the script; `floor` is the last
+    /// id this node has seen of it. Returns the message's id and time.
+    ///
+    /// # Errors
+    /// When Redis does not answer.
+    pub fn publish(
+        &self,
+        topic: &str,
+        body: &[u8],
+        floor: u64,
+        bounds: Bounds,
+    ) -> redis::RedisResult<(u64, u64)> {
+        let started = Instant::now();
+        let ttl_ms = u64::try_from(bounds.ttl.as_millis()).unwrap_or(u64::MAX);
+        let answer = self.call(|con| {
+            self.script
+                .key(format!("tinypush:{{{topic}}}:id"))
+                .key(format!("tinypush:{{{topic}}}:stream"))
+                .key(format!("tinypush:{{{topic}}}:meta"))
+                .arg(body)
+                .arg(self.node)
+                .arg(floor)
+                .arg(bounds.messages)
+                .arg(bounds.bytes)
+                .arg(ttl_ms)
+                .arg(CHANNEL)
+                .arg(topic)
+                .invoke::<(u64, u64)>(con)
+        });
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.metrics.redis_rtt_us.store(micros, Ordering::Relaxed);
+        answer
+    }
+
+    /// Raises `topic`'s counter to `last_id` if it is lower: after Redis
+    /// lost its data, a node that knows a topic puts its count back, so
+    /// that a node that does not know it cannot publish below it.
+    ///
+    /// # Errors
+    /// When Redis does not answer.
+    pub fn raise(&self, topic: &str, last_id: u64) -> redis::RedisResult<()> {
+        const RAISE: &str = "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) \
+            then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
+        self.call(|con| {
+            redis::cmd("EVAL")
+                .arg(RAISE)
+                .arg(1)
+                .arg(format!("tinypush:{{{topic}}}:id"))
+                .arg(last_id)
+                .query::<i64>(con)
+                .map(drop)
+        })
+    }
+
+    /// `topic`'s counter and the newest `bounds.messages` of its stream.
+    ///
+    /// # Errors
+    /// When Redis does not answer.
+    pub fn load(&self, topic: &str, bounds: Bounds) -> redis::RedisResult<Held> {
+        self.call(|con| {
+            let last_id: Option<u64> = redis::cmd("GET")
+                .arg(format!("tinypush:{{{topic}}}:id"))
+                .query(con)?;
+            let newest: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XREVRANGE")
+                .arg(format!("tinypush:{{{topic}}}:stream"))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(bounds.messages)
+                .query(con)?;
+            let mut messages: Vec<Stored> = newest.iter().filter_map(entry).collect();
+            messages.reverse();
+            let last_id = last_id
+                .unwrap_or(0)
+                .max(messages.last().map_or(0, |m| m.id));
+            Ok(Held { last_id, messages })
+        })
+    }
+
+    /// `topic`'s stream entries with ids `from..=to`, oldest first.
+    ///
+    /// # Errors
+    /// When Redis does not answer.
+    pub fn range(
+        &self,
+        topic: &str,
+        from: u64,
+        to: Option<u64>,
+    ) -> redis::RedisResult<Vec<Stored>> {
+        self.call(|con| {
+            let end = to.map_or("+".to_string(), |to| format!("{to}-0"));
+            let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+                .arg(format!("tinypush:{{{topic}}}:stream"))
+                .arg(format!("{from}-0"))
+                .arg(end)
+                .query(con)?;
+            Ok(entries.iter().filter_map(entry).collect())
+        })
+    }
+
+    /// Runs `f` on a pooled connection; a connection that failed is not
+    /// kept, and the failure marks Redis unreachable.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<T> {
+        let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut con = match taken {
+            Some(con) => con,
+            None => self.open().inspect_err(|_| self.set_reachable(false))?,
+        };
+        match f(&mut con) {
+            Ok(value) => {
+                self.put_back(con);
+                Ok(value)
+            }
+            Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
+                // The others were opened to the same Redis: likely dead too.
+                self.reset_pool();
+                self.set_reachable(false);
+                Err(e)
+            }
+            Err(e) => {
+                self.put_back(con);
+                Err(e)
+            }
+        }
+    }
+
+    /// A new connection with read and write timeouts.
+    fn open(&self) -> redis::RedisResult<Connection> {
+        let con = self.client.get_connection_with_timeout(CALL_TIMEOUT)?;
+        con.set_read_timeout(Some(CALL_TIMEOUT))?;
+        con.set_write_timeout(Some(CALL_TIMEOUT))?;
+        Ok(con)
+    }
+
+    /// Drops every pooled connection (after Redis went away and came back,
+    /// each would fail once).
+    pub fn reset_pool(&self) {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn put_back(&self, con: Connection) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL {
+            pool.push(con);
+        }
+    }
+}
+
+/// One stream entry, `["42-0", ["t", "1763755200000", "d", "hi"]]`, as a
+/// message; `None` for an entry not written by the script.
+fn entry((id, fields): &(String, Vec<Vec<u8>>)) -> Option<Stored> {
+    let id = id.strip_suffix("-0")?.parse().ok()?;
+    let [t, time, d, data] = fields.as_slice() else {
+        return None;
+    };
+    let time_ms = std::str::from_utf8(time).ok()?.parse().ok()?;
+    (t == b"t" && d == b"d").then(|| Stored {
+        id,
+        time_ms,
+        data: data.clone(),
+    })
+}
