@@ -2,7 +2,8 @@
 //! so in one line and exits 1; one that can answers topics it has never
 //! used from Redis (the first time a topic is used on a node, its history
 //! and last id are read from the topic's stream), so `poll=1` and every
-//! form of cursor work on any node, one started late included.
+//! form of cursor work on any node, one started late included, and one
+//! that has not yet heard the newest message a client read elsewhere.
 //!
 //! ```text
 //! node A: POST /topics/hist  h-0 … h-4                 → ids 1…5
@@ -162,4 +163,24 @@ fn a_node_started_later_replays_from_redis_then_goes_on_live() {
         (id + 1, 1)
     );
     assert_eq!(ndjson_message(&mut r), (id + 1, "here".into()));
+}
+
+#[test]
+#[ignore = "needs redis-server: make cluster-test"]
+fn a_cursor_read_on_one_node_resumes_at_once_on_another() {
+    // The channel reaches nodes at slightly different moments: a client
+    // that just read id N on one node and comes straight to another must
+    // get N+1 next, whether or not that node has heard N yet.
+    let redis = RedisServer::start();
+    let ahead = node(&redis.url(), &[]);
+    let other = node(&redis.url(), &[]);
+    let mut c = connect(ahead.addr);
+    for round in 0..50 {
+        let (id, _) = publish_ok(&mut c, "race", &format!("r{round}"));
+        let mut r = ndjson_since(other.addr, "race", &id.to_string());
+        let (next, _) = publish_ok(&mut c, "race", "next");
+        let v = r.json().expect("a line");
+        assert_eq!(v["event"], "message", "round {round}, since={id}: {v}");
+        assert_eq!(json_message(&v), (next, "next".into()), "round {round}");
+    }
 }
