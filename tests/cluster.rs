@@ -44,27 +44,25 @@ impl Sub {
     /// on several topics); SSE sends it as `Last-Event-ID`, as a browser
     /// does, the others as `since`. `None`: live messages only.
     fn open(addr: SocketAddr, how: &str, topics: &str, cursor: Option<&str>) -> Sub {
-        let since = cursor.map(|c| format!("?since={c}")).unwrap_or_default();
+        let since = cursor.map(|c| format!("since={c}")).unwrap_or_default();
+        let last_event_id = cursor.map(|c| format!("Last-Event-ID: {c}\r\n"));
+        let get = |target: String, extra: String| {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: t\r\n{extra}\r\n");
+            open_stream(addr, raw.as_bytes())
+        };
         match how {
-            "sse" => {
-                let header = cursor.map(|c| format!("Last-Event-ID: {c}\r\n"));
-                let raw = format!(
-                    "GET /topics/{topics}/sse HTTP/1.1\r\nHost: t\r\n{}\r\n",
-                    header.unwrap_or_default()
-                );
-                Sub::Sse(open_stream(addr, raw.as_bytes()), topics.contains(','))
-            }
-            "ndjson" => {
-                let raw = format!("GET /topics/{topics}/stream{since} HTTP/1.1\r\nHost: t\r\n\r\n");
-                Sub::Ndjson(open_stream(addr, raw.as_bytes()))
-            }
-            "ws" => {
-                let query = cursor.map(|c| format!("&since={c}")).unwrap_or_default();
-                Sub::Ws(ws_connect(
-                    addr,
-                    &format!("/topics/{topics}/ws?format=json{query}"),
-                ))
-            }
+            "sse" => Sub::Sse(
+                get(
+                    format!("/topics/{topics}/sse"),
+                    last_event_id.unwrap_or_default(),
+                ),
+                topics.contains(','),
+            ),
+            "ndjson" => Sub::Ndjson(get(format!("/topics/{topics}/stream?{since}"), "".into())),
+            "ws" => Sub::Ws(ws_connect(
+                addr,
+                &format!("/topics/{topics}/ws?format=json&{since}"),
+            )),
             other => unreachable!("{other}"),
         }
     }

@@ -138,36 +138,6 @@ fn sample(addr: SocketAddr, name: &str) -> f64 {
 
 #[test]
 #[ignore = "needs redis-server: make cluster-test"]
-fn the_harness_restarts_redis_with_or_without_data_and_cuts_a_link() {
-    let mut redis = RedisServer::start();
-    assert_eq!(
-        resp_command(&["GET", "k"]),
-        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
-    );
-    assert_eq!(
-        redis.command(&["SET", "k", "v"]),
-        Reply::Simple("OK".into())
-    );
-    redis.restart_with_data();
-    assert_eq!(redis.command(&["GET", "k"]), Reply::Bulk(Some("v".into())));
-    redis.restart_empty();
-    assert_eq!(redis.command(&["GET", "k"]), Reply::Bulk(None));
-    let link = Link::to(redis.port);
-    let mut through = connect(format!("127.0.0.1:{}", link.port).parse().unwrap());
-    through.send(&resp_command(&["PING"]));
-    assert_eq!(through.take(7, "+PONG"), b"+PONG\r\n");
-    link.cut();
-    assert!(through.at_eof(), "a connection through a cut link ends");
-    link.mend();
-    let mut again = connect(format!("127.0.0.1:{}", link.port).parse().unwrap());
-    again.send(&resp_command(&["PING"]));
-    assert_eq!(again.take(7, "+PONG"), b"+PONG\r\n");
-    redis.stop();
-    assert!(!redis.ping(), "PING answered after stop");
-}
-
-#[test]
-#[ignore = "needs redis-server: make cluster-test"]
 fn a_node_cut_off_from_redis_gets_what_it_missed_once_back() {
     let redis = RedisServer::start();
     let link = Link::to(redis.port);

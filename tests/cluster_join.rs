@@ -12,7 +12,9 @@
 //! tinypush serve --redis redis://127.0.0.1:FREE/0      → ERROR … cannot reach Redis …, exit 1
 //! ```
 //!
-//! These tests need `redis-server`: `make cluster-test` runs them.
+//! The harness itself is checked here too: Redis restarted with or without
+//! its data, a `Link` to it cut and mended. These tests need
+//! `redis-server`: `make cluster-test` runs them.
 
 mod support;
 
@@ -183,4 +185,34 @@ fn a_cursor_read_on_one_node_resumes_at_once_on_another() {
         assert_eq!(v["event"], "message", "round {round}, since={id}: {v}");
         assert_eq!(json_message(&v), (next, "next".into()), "round {round}");
     }
+}
+
+#[test]
+#[ignore = "needs redis-server: make cluster-test"]
+fn the_harness_restarts_redis_with_or_without_data_and_cuts_a_link() {
+    let mut redis = RedisServer::start();
+    assert_eq!(
+        resp_command(&["GET", "k"]),
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+    );
+    assert_eq!(
+        redis.command(&["SET", "k", "v"]),
+        Reply::Simple("OK".into())
+    );
+    redis.restart_with_data();
+    assert_eq!(redis.command(&["GET", "k"]), Reply::Bulk(Some("v".into())));
+    redis.restart_empty();
+    assert_eq!(redis.command(&["GET", "k"]), Reply::Bulk(None));
+    let link = Link::to(redis.port);
+    let mut through = connect(format!("127.0.0.1:{}", link.port).parse().unwrap());
+    through.send(&resp_command(&["PING"]));
+    assert_eq!(through.take(7, "+PONG"), b"+PONG\r\n");
+    link.cut();
+    assert!(through.at_eof(), "a connection through a cut link ends");
+    link.mend();
+    let mut again = connect(format!("127.0.0.1:{}", link.port).parse().unwrap());
+    again.send(&resp_command(&["PING"]));
+    assert_eq!(again.take(7, "+PONG"), b"+PONG\r\n");
+    redis.stop();
+    assert!(!redis.ping(), "PING answered after stop");
 }

@@ -57,8 +57,6 @@ pub enum Reply {
     Integer(i64),
     /// `$5\r\nhello` (`None`: `$-1`, the null bulk string)
     Bulk(Option<String>),
-    /// `*2\r\n...` (`None`: `*-1`)
-    Array(Option<Vec<Reply>>),
 }
 
 impl RedisServer {
@@ -296,7 +294,7 @@ pub fn resp_command(args: &[&str]) -> Vec<u8> {
     out
 }
 
-/// Reads one RESP reply.
+/// Reads one RESP reply (not an array: no command here answers one).
 fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
@@ -316,12 +314,6 @@ fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
             r.read_exact(&mut bytes)?;
             bytes.truncate(bytes.len() - 2);
             Reply::Bulk(Some(String::from_utf8_lossy(&bytes).into_owned()))
-        }
-        "*" if number()? < 0 => Reply::Array(None),
-        "*" => {
-            let items: std::io::Result<Vec<Reply>> =
-                (0..number()?).map(|_| read_reply(r)).collect();
-            Reply::Array(Some(items?))
         }
         _ => return Err(bad()),
     })
