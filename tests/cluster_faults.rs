@@ -170,12 +170,17 @@ fn a_node_cut_off_from_redis_gets_what_it_missed_once_back() {
     each_reads(std::slice::from_mut(&mut watcher), &here, "near, from far");
     wait_health(&[&far], 200, "ok\n");
 
-    // Heard on the channel: m0-m2 on the far node (m3-m7 were filled from
-    // the stream, m8 is its own), m8 on the near one.
+    // m3-m7 reached the far node filled from the stream; m0-m2 heard on
+    // the channel, or filled too if it subscribed after they were published
+    // (nothing says when a node has subscribed). m8 is its own.
     let count = |n: &ChildServer, name: &str| sample(n.addr, &format!("tinypush_redis_{name}"));
     assert!(count(&far, "reconnects_total") >= 1.0);
-    assert_eq!(count(&far, "holes_filled_total"), 5.0);
-    assert_eq!(count(&far, "messages_received_total"), 3.0);
+    let filled = count(&far, "holes_filled_total");
+    let heard = count(&far, "messages_received_total");
+    assert!(
+        filled >= 5.0 && heard <= 3.0 && filled + heard >= 8.0,
+        "{filled} filled, {heard} heard"
+    );
     assert_eq!(count(&near, "reconnects_total"), 0.0);
     assert_eq!(count(&near, "messages_received_total"), 1.0);
     let rtt = sample(near.addr, "tinypush_redis_rtt_seconds");
