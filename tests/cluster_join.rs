@@ -182,7 +182,13 @@ fn a_cursor_read_on_one_node_resumes_at_once_on_another() {
         let mut r = ndjson_since(other.addr, "race", &id.to_string());
         let (next, _) = publish_ok(&mut c, "race", "next");
         let v = r.json().expect("a line");
-        assert_eq!(v["event"], "message", "round {round}, since={id}: {v}");
+        // On failure, what follows shows whether anything is lost or repeated.
+        let then = (v["event"] != "message").then(|| r.json()).flatten();
+        let then = then.map(|v| v.to_string()).unwrap_or_default();
+        assert_eq!(
+            v["event"], "message",
+            "round {round}, since={id}: {v} then {then}"
+        );
         assert_eq!(json_message(&v), (next, "next".into()), "round {round}");
     }
 }
