@@ -1,15 +1,22 @@
 # tinypush: `make run` serves the demo on 127.0.0.1:8080 (history kept in data/),
-# `make test` runs every test.
+# `make test` runs every test, `make cluster-test` the Redis scale-out suite.
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test lint release check autobahn bench bench-quick bench-build
+.PHONY: run test cluster-test lint release check autobahn bench bench-quick bench-build
 
 run:
 	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static --data-dir data
 
 test:
 	$(CARGO) test --all-targets
+
+# Several nodes sharing topics through a real redis-server (installed by
+# scripts/ensure-redis.sh when missing); each test starts its own on a free
+# port. `make test` skips these: they are #[ignore]d without Redis.
+cluster-test:
+	bash scripts/ensure-redis.sh
+	$(CARGO) test --no-fail-fast --test 'cluster*' -- --ignored
 
 lint:
 	$(CARGO) fmt --check

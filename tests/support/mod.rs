@@ -26,6 +26,7 @@ mod child;
 mod durable;
 mod http;
 mod multi;
+mod redis;
 mod server;
 mod streams;
 mod topics;
@@ -39,6 +40,8 @@ pub use durable::{DataDir, ndjson_since, serve, stop};
 pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
 #[allow(unused_imports)]
 pub use multi::{Positions, TopicEvent, topic_event, topic_message};
+#[allow(unused_imports)]
+pub use redis::{Link, RedisServer, Reply, free_port, node, resp_command};
 #[allow(unused_imports)]
 pub use server::{INDEX_HTML, TestServer, start_server, start_server_with, static_dir};
 #[allow(unused_imports)]
