@@ -166,10 +166,10 @@ impl Phase {
 }
 
 /// Starts one task per connection at the same moment, measures the server
-/// for `length`, then sums what the tasks counted (round trips, publishes).
-/// `what` names the task in an error.
+/// processes `pids` for `length`, then sums what the tasks counted (round
+/// trips, publishes). `what` names the task in an error.
 async fn counted_window<C, F, Fut>(
-    pid: u32,
+    pids: &[u32],
     length: Duration,
     conns: Vec<C>,
     task: F,
@@ -184,7 +184,7 @@ where
     for conn in conns {
         tasks.spawn(task(conn, go.clone()));
     }
-    let window = Window::open(pid).map_err(gone)?;
+    let window = Window::open_all(pids).map_err(gone)?;
     let deadline = Instant::now() + length;
     let _ = start.send(Some(deadline));
     sleep_until(deadline.into()).await;

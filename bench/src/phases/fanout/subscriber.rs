@@ -9,6 +9,10 @@
 //! Each subscriber keeps its own tally (no lock on the hot path); shared
 //! counters only say how far the whole crowd has got, so the phase knows
 //! when every one is warmed up and every message delivered.
+//!
+//! A crowd may be spread over several nodes of a cluster: subscriber `i`
+//! goes to node `i % nodes`. A message has the same number on every node,
+//! so order is checked the same way wherever it was read.
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,10 +24,13 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use crate::client::{Subscriber, Transport};
 use crate::clock::now_nanos;
 
+/// Subscriber connects in flight at once.
+const CONNECTING: usize = 128;
+
 /// What every subscriber of one phase shares.
 pub struct Crowd {
-    /// The server.
-    pub addr: SocketAddr,
+    /// The server, or a cluster's nodes (subscribers spread over them).
+    pub nodes: Vec<SocketAddr>,
     /// SSE or WS.
     pub transport: Transport,
     /// The topic.
@@ -45,20 +52,19 @@ pub struct Crowd {
 }
 
 impl Crowd {
-    /// A crowd for `topic` that lets `connecting` connects run at once.
+    /// A crowd for `topic` on `nodes`, waiting for `messages` timed messages.
     pub fn new(
-        addr: SocketAddr,
+        nodes: Vec<SocketAddr>,
         transport: Transport,
         topic: String,
         messages: usize,
-        connecting: usize,
     ) -> Crowd {
         Crowd {
-            addr,
+            nodes,
             transport,
             topic,
             messages,
-            gate: Semaphore::new(connecting),
+            gate: Semaphore::new(CONNECTING),
             give_up: AtomicBool::new(false),
             warmed: AtomicUsize::new(0),
             delivered: AtomicU64::new(0),
@@ -80,13 +86,14 @@ pub struct Tally {
     pub cut_off: Option<String>,
 }
 
-/// Connects, reports the result on `ready`, then reads until `stop`.
+/// Subscriber `i`: connects, reports the result on `ready`, then reads until `stop`.
 pub async fn run(
     crowd: Arc<Crowd>,
+    i: usize,
     ready: mpsc::UnboundedSender<Result<(), String>>,
     stop: watch::Receiver<bool>,
 ) -> Tally {
-    match connect(&crowd).await {
+    match connect(&crowd, crowd.nodes[i % crowd.nodes.len()]).await {
         Ok(sub) => {
             let _ = ready.send(Ok(()));
             read_until_stopped(sub, &crowd, stop).await
@@ -98,7 +105,7 @@ pub async fn run(
     }
 }
 
-async fn connect(crowd: &Crowd) -> Result<Subscriber, String> {
+async fn connect(crowd: &Crowd, addr: SocketAddr) -> Result<Subscriber, String> {
     let _permit = crowd
         .gate
         .acquire()
@@ -107,7 +114,7 @@ async fn connect(crowd: &Crowd) -> Result<Subscriber, String> {
     if crowd.give_up.load(Ordering::Relaxed) {
         return Err("not tried after an earlier failure".into());
     }
-    let opened = Subscriber::open(crowd.addr, crowd.transport, &crowd.topic).await;
+    let opened = Subscriber::open(addr, crowd.transport, &crowd.topic).await;
     opened.map_err(|e: io::Error| {
         crowd.give_up.store(true, Ordering::Relaxed);
         e.to_string()
