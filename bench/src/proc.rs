@@ -11,9 +11,10 @@
 //!
 //! utime and stime cover every thread of the process, so one read gives the
 //! server's whole CPU time. Ticks are `getconf CLK_TCK` (100 on Linux) a
-//! second. A window may watch several processes: each is read on its own,
-//! and their sum is the server's CPU. Left out: children of the server
-//! (none of ours fork).
+//! second. A window may watch several processes (`fanout-cluster`: three
+//! tinypush nodes and their `redis-server`): each is read on its own, and
+//! their sum is the server's CPU. Left out: children of the server (none of
+//! ours fork; Redis runs with `--save ''`, so it forks no snapshot child).
 
 use std::fs;
 use std::io;
@@ -123,8 +124,8 @@ pub fn listen_overflows() -> io::Result<u64> {
         .ok_or_else(|| bad("no ListenOverflows in /proc/net/netstat"))
 }
 
-/// A measured stretch of time: the CPU of one or more server processes and
-/// the machine's idle share.
+/// A measured stretch of time: the CPU of one or more server processes (a
+/// cluster's nodes and its Redis) and the machine's idle share.
 pub struct Window {
     pids: Vec<u32>,
     started: Instant,
@@ -139,6 +140,8 @@ pub struct Measured {
     pub secs: f64,
     /// CPU the server used, all threads (all processes measured), microseconds.
     pub server_us: f64,
+    /// The same for each process, in the order given to [`Window::open_all`].
+    pub each_us: Vec<f64>,
     /// Share of the machine's CPU time (all cores) that was idle, 0–1.
     pub idle: f64,
 }
@@ -182,6 +185,7 @@ impl Window {
         Ok(Measured {
             secs,
             server_us: each_us.iter().sum(),
+            each_us,
             idle: idle as f64 / (busy + idle).max(1) as f64,
         })
     }

@@ -218,6 +218,12 @@ fn counter(page: &[u8], name: &str) -> Option<u64> {
     metric(page, name)?.parse().ok()
 }
 
+/// The value of the unlabelled gauge `name`:
+/// `tinypush_redis_rtt_seconds 0.000231` gives 0.000231.
+pub fn gauge(page: &[u8], name: &str) -> Option<f64> {
+    metric(page, name)?.parse().ok()
+}
+
 /// The text of the unlabelled metric `name`'s value.
 fn metric(page: &[u8], name: &str) -> Option<String> {
     String::from_utf8_lossy(page).lines().find_map(|line| {
@@ -261,6 +267,8 @@ mod tests {
                      tinypush_store_commits_total 5523\n";
         assert_eq!(counter(page, COMMITS), Some(5523));
         assert_eq!(counter(b"tinypush_topics 3\n", COMMITS), None);
+        let rtt = b"tinypush_redis_rtt_seconds 0.000231\n";
+        assert_eq!(gauge(rtt, "tinypush_redis_rtt_seconds"), Some(0.000231));
     }
 
     #[test]

@@ -35,9 +35,10 @@ use crate::client::publisher::Publisher;
 use crate::proc;
 use crate::stats::count;
 use crate::table::{Format, Row};
-use gather::gather;
-use subscriber::Crowd;
-use summary::{Counts, Memory, Stages, summarize};
+pub use gather::gather;
+pub use subscriber::{Crowd, Tally};
+use summary::{Counts, Memory, summarize};
+pub use summary::{Stages, deliveries, latency_ms};
 use waits::{after_close, settle};
 
 /// Longest the warm-up may take.

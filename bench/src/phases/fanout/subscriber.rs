@@ -76,6 +76,10 @@ impl Crowd {
 /// What one subscriber saw.
 #[derive(Debug, Default)]
 pub struct Tally {
+    /// The node it read from (0 for a lone server).
+    pub node: usize,
+    /// Whether it connected at all.
+    pub connected: bool,
     /// Delivery time of each timed message, µs.
     pub latencies_us: Vec<u32>,
     /// Distinct timed messages received.
@@ -93,16 +97,21 @@ pub async fn run(
     ready: mpsc::UnboundedSender<Result<(), String>>,
     stop: watch::Receiver<bool>,
 ) -> Tally {
-    match connect(&crowd, crowd.nodes[i % crowd.nodes.len()]).await {
+    let node = i % crowd.nodes.len();
+    let mut tally = match connect(&crowd, crowd.nodes[node]).await {
         Ok(sub) => {
             let _ = ready.send(Ok(()));
-            read_until_stopped(sub, &crowd, stop).await
+            let mut tally = read_until_stopped(sub, &crowd, stop).await;
+            tally.connected = true;
+            tally
         }
         Err(e) => {
             let _ = ready.send(Err(e));
             Tally::default()
         }
-    }
+    };
+    tally.node = node;
+    tally
 }
 
 async fn connect(crowd: &Crowd, addr: SocketAddr) -> Result<Subscriber, String> {
