@@ -109,18 +109,18 @@ pub async fn run(t: &Targets, s: &Settings, tag: &str) -> Result<Outcome, String
     // Nodes first, Redis last: `split` below counts on that order.
     let pids: Vec<u32> = t.nodes.iter().map(|n| n.pid).chain([redis.pid]).collect();
     let mut stages = Stages::default();
-    let (mut outcome, p99s) = fan_out(&nodes, &pids, s, tag, &mut stages).await?;
+    let (mut outcome, by_node) = fan_out(&nodes, &pids, s, tag, &mut stages).await?;
     let (values, rtts) = publishing(&nodes, &pids, s, tag).await?;
     stages.mark("publishing");
     outcome.values.extend(values);
     outcome.detail = Some(format!(
-        "{stages}; p99 by node {p99s} ms; {rtts} Redis round trips sampled"
+        "{stages}; {by_node}; {rtts} Redis round trips sampled"
     ));
     Ok(outcome)
 }
 
-/// The fan-out part: its values and notes, and each node's p99 (ms) for
-/// the progress line.
+/// The fan-out part: its values and notes, and for the progress line each
+/// node's p99 and how many subscribers' ids were checked.
 async fn fan_out(
     nodes: &[SocketAddr],
     pids: &[u32],
@@ -171,7 +171,9 @@ async fn fan_out(
         window_notes: timed.window_notes,
         detail: None,
     };
-    Ok((outcome, p99s))
+    let with_ids = tallies.iter().filter(|t| t.id_gap.is_some()).count();
+    let said = format!("p99 by node {p99s} ms; ids checked on {with_ids} subscribers");
+    Ok((outcome, said))
 }
 
 /// The publishing part: its values, and how many round trips were sampled.

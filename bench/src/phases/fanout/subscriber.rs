@@ -11,8 +11,15 @@
 //! when every one is warmed up and every message delivered.
 //!
 //! A crowd may be spread over several nodes of a cluster: subscriber `i`
-//! goes to node `i % nodes`. A message has the same number on every node,
-//! so order is checked the same way wherever it was read.
+//! goes to node `i % nodes`. Order is checked by the number in the body,
+//! which the one publisher sets in the order it sends (and so the order
+//! the server numbers them in). Where SSE events carry an id, the id minus
+//! that number is kept too: it is the same for every subscriber, on every
+//! node, when the server (or cluster) gives a message one id everywhere.
+//!
+//! ```text
+//! id: 46\ndata: s42:1250000000\n\n      gap 4, on node 1 as on node 3
+//! ```
 
 use std::io;
 use std::net::SocketAddr;
@@ -88,6 +95,10 @@ pub struct Tally {
     pub out_of_order: u64,
     /// Why its stream ended before it was told to stop.
     pub cut_off: Option<String>,
+    /// Id minus number of its first timed message with an id (SSE).
+    pub id_gap: Option<i64>,
+    /// Timed messages whose id minus number was not that gap.
+    pub id_gap_changes: u64,
 }
 
 /// Subscriber `i`: connects, reports the result on `ready`, then reads until `stop`.
@@ -142,7 +153,7 @@ async fn read_until_stopped(
         warmed: false,
     };
     loop {
-        let mut on_message = |body: &[u8]| record.message(body, crowd);
+        let mut on_message = |id, body: &[u8]| record.message(id, body, crowd);
         let read = tokio::select! {
             _ = stop.changed() => break,
             read = sub.next(&mut on_message) => read,
@@ -168,7 +179,7 @@ struct Record {
 }
 
 impl Record {
-    fn message(&mut self, body: &[u8], crowd: &Crowd) {
+    fn message(&mut self, id: Option<u64>, body: &[u8], crowd: &Crowd) {
         match parse(body) {
             Some(Body::WarmUp) if !self.warmed => {
                 self.warmed = true;
@@ -183,6 +194,12 @@ impl Record {
                     self.tally.out_of_order += 1;
                 }
                 self.highest = self.highest.max(Some(seq));
+                if let Some(id) = id {
+                    let gap = id as i64 - seq as i64;
+                    if *self.tally.id_gap.get_or_insert(gap) != gap {
+                        self.tally.id_gap_changes += 1;
+                    }
+                }
                 if !std::mem::replace(&mut self.seen[seq], true) {
                     self.tally.delivered += 1;
                     crowd.delivered.fetch_add(1, Ordering::Relaxed);

@@ -113,6 +113,7 @@ pub fn deliveries(
             count(cut.len())
         ));
     }
+    window_notes.extend(id_disagreement(tallies));
     let Some(latency_ms) = latency_ms(tallies) else {
         let all: Vec<&str> = notes
             .iter()
@@ -127,6 +128,22 @@ pub fn deliveries(
         delivered,
         lost: expected - delivered.min(expected),
         out_of_order,
+    })
+}
+
+/// A note when subscribers saw one message under different ids: their id
+/// gaps (id minus number) differ, or changed along the way.
+fn id_disagreement(tallies: &[Tally]) -> Option<String> {
+    let first = tallies.iter().find_map(|t| t.id_gap)?;
+    let off = tallies
+        .iter()
+        .filter(|t| t.id_gap.is_some_and(|g| g != first) || t.id_gap_changes > 0)
+        .count();
+    (off > 0).then(|| {
+        format!(
+            "ids disagree: {} subscribers saw messages under other ids than the first one did",
+            count(off)
+        )
     })
 }
 
@@ -187,4 +204,27 @@ pub fn latency_ms<'a>(tallies: impl IntoIterator<Item = &'a Tally>) -> Option<[f
         ms(percentile(&latencies, 99.0)?),
         ms(*latencies.last()?),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_disagree_get_a_note() {
+        let gap = |id_gap, id_gap_changes| Tally {
+            id_gap,
+            id_gap_changes,
+            ..Tally::default()
+        };
+        assert_eq!(id_disagreement(&[gap(None, 0), gap(Some(4), 0)]), None);
+        let off = [
+            gap(Some(4), 0),
+            gap(Some(4), 2),
+            gap(Some(5), 0),
+            gap(None, 0),
+        ];
+        let note = id_disagreement(&off).unwrap();
+        assert!(note.starts_with("ids disagree: 2 subscribers"), "{note}");
+    }
 }
