@@ -13,7 +13,8 @@
 //!
 //! How it measures (see `phases/` for each measurement):
 //! - every phase and rep starts the server afresh as a child, on a free
-//!   port, and kills it after; phases are bounded in time, connects and
+//!   port, and kills it after (`fanout-cluster`: a `redis-server` and three
+//!   tinypush nodes, tinypush alone); phases are bounded in time, connects and
 //!   reads by timeouts, so a run always ends by itself;
 //! - the load runs on a small tokio runtime (`--client-threads`, default 2)
 //!   sharing the machine's cores with the server; client sockets are bound
