@@ -4,6 +4,7 @@
 //! tinypush-bench --peer axum='/tmp/tinypush-peers/axum {port}' \
 //!                --peer node='node /tmp/tinypush-peers/node/server.js {port}'
 //! tinypush-bench --quick --only echo --only fanout-ws
+//! tinypush-bench --only fanout-cluster --reps 1 --redis-server /usr/bin/redis-server
 //! ```
 
 use std::path::PathBuf;
@@ -38,9 +39,9 @@ pub struct Args {
     /// (overrides --reps, --subscribers and the window lengths).
     #[arg(long)]
     quick: bool,
-    /// Run only the phases whose name starts with this (echo, fanout,
-    /// fanout-sse, fanout-ws-10000, stream, publish (in memory and durable),
-    /// publish-durable, connects); repeatable.
+    /// Run only the phases whose name starts with this (echo, fanout (SSE,
+    /// WS and cluster), fanout-sse, fanout-ws-10000, stream, publish (in
+    /// memory and durable), publish-durable, fanout-cluster, connects); repeatable.
     #[arg(long = "only", value_name = "PHASE")]
     only: Vec<String>,
     /// Fan-out subscriber counts.
@@ -66,6 +67,10 @@ pub struct Args {
     /// Start no phase after this many minutes (the rest is marked skipped).
     #[arg(long, default_value_t = 20, value_name = "MINUTES")]
     max_minutes: u64,
+    /// The Redis that fanout-cluster starts beside three tinypush nodes: a
+    /// path, or a name looked up on PATH.
+    #[arg(long, default_value = "redis-server", value_name = "PROGRAM")]
+    redis_server: String,
     /// Where each server's output (NAME.log) and a copy of its program go.
     #[arg(long, default_value = "bench/target/run", value_name = "DIR")]
     work_dir: PathBuf,
@@ -110,6 +115,7 @@ impl Args {
             time_limit: Duration::from_secs(60 * self.max_minutes),
             work_dir: self.work_dir,
             client_threads: self.client_threads as usize,
+            redis_server: self.redis_server,
         })
     }
 }
@@ -124,6 +130,7 @@ fn phases(sizes: &[usize], only: &[String]) -> Result<Vec<Phase>, String> {
         Phase::Stream,
         Phase::Publish(Storage::Memory),
         Phase::Publish(Storage::Disk),
+        Phase::FanoutCluster,
         Phase::Connects,
     ]);
     if only.is_empty() {
@@ -180,6 +187,12 @@ mod tests {
                 .collect()
         };
         assert_eq!(names(&["fanout-ws"]), ["fanout-ws-100", "fanout-ws-1000"]);
+        assert_eq!(
+            names(&["fanout-sse"]),
+            ["fanout-sse-100", "fanout-sse-1000"]
+        );
+        assert_eq!(names(&["fanout-cluster"]), ["fanout-cluster"]);
+        assert_eq!(names(&["fanout"]).len(), 5);
         assert_eq!(names(&["echo", "connects"]), ["echo", "connects"]);
         assert_eq!(names(&["publish"]), ["publish", "publish-durable"]);
         assert_eq!(names(&["publish-d"]), ["publish-durable"]);

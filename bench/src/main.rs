@@ -13,7 +13,8 @@
 //!
 //! How it measures (see `phases/` for each measurement):
 //! - every phase and rep starts the server afresh as a child, on a free
-//!   port, and kills it after; phases are bounded in time, connects and
+//!   port, and kills it after (`fanout-cluster`: a `redis-server` and three
+//!   tinypush nodes, tinypush alone); phases are bounded in time, connects and
 //!   reads by timeouts, so a run always ends by itself;
 //! - the load runs on a small tokio runtime (`--client-threads`, default 2)
 //!   sharing the machine's cores with the server; client sockets are bound
@@ -25,6 +26,7 @@
 //!   footnote instead of stopping the run.
 //!
 //! Files: `cli.rs`, `plan.rs` (the loop), `server.rs` (the child),
+//! `deploy.rs` (what a rep starts: a server, or a Redis and three nodes),
 //! `phases/` (the measurements), `client/` (HTTP, SSE and WebSocket
 //! clients), `proc.rs`, `table.rs` and `notes.rs` (the output), `stats.rs`,
 //! `clock.rs`.
@@ -32,6 +34,7 @@
 mod cli;
 mod client;
 mod clock;
+mod deploy;
 mod notes;
 mod phases;
 mod plan;
@@ -46,6 +49,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+use phases::Setup;
 use plan::Plan;
 use stats::median;
 use table::Table;
@@ -86,11 +90,19 @@ fn prepare(plan: &mut Plan) -> Result<(), String> {
     eprintln!("open-files limit: {limit}");
     let dir = &plan.work_dir;
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let fresh_log = |name: &str| {
+        let path = dir.join(format!("{name}.log"));
+        File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+    };
     for spec in &mut plan.servers {
-        let path = spec.log_path(dir);
-        File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        fresh_log(&spec.name)?;
         spec.snapshot(dir)
             .map_err(|e| format!("cannot copy the program of {}: {e}", spec.name))?;
+    }
+    if plan.phases.iter().any(|p| p.setup() == Setup::Cluster) {
+        for name in deploy::cluster_logs(&plan.servers[0].name) {
+            fresh_log(&name)?;
+        }
     }
     Ok(())
 }

@@ -10,8 +10,9 @@
 //! ```
 //!
 //! A durable phase (`publish-durable`) runs on tinypush alone, started with
-//! `--data-dir` and a fresh folder each rep; the peers' cells of its rows
-//! stay empty (`—`).
+//! `--data-dir` and a fresh folder each rep; so does `fanout-cluster`, on
+//! three tinypush nodes and a `redis-server` (see `deploy.rs`). The peers'
+//! cells of their rows stay empty (`—`).
 //!
 //! A failure (a refused connect, a crash, a timeout) marks that server's
 //! cells of the phase with a footnote, and the run goes on. Past the run's
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use tokio::time::timeout;
 
-use crate::phases::{Outcome, Phase, Settings};
-use crate::server::{self, DataDir, Server, Spec};
+use crate::deploy::{self, Deployment};
+use crate::phases::{Outcome, Phase, Settings, Setup};
+use crate::server::Spec;
 use crate::table::{Format, Row, Table, Value};
 
 /// Everything the run needs to know.
@@ -42,6 +44,8 @@ pub struct Plan {
     pub work_dir: PathBuf,
     /// Worker threads of the client runtime.
     pub client_threads: usize,
+    /// The `redis-server` program a cluster phase starts.
+    pub redis_server: String,
 }
 
 /// Runs every phase against every server and gathers the table.
@@ -60,8 +64,8 @@ pub async fn run(plan: &Plan) -> Table {
             .collect();
         for rep in 0..plan.reps {
             for (i, spec) in plan.servers.iter().enumerate() {
-                // Only tinypush (servers[0]) has a --data-dir.
-                if phase.durable() && i > 0 {
+                // Only tinypush (servers[0]) has --data-dir and --redis.
+                if phase.setup() != Setup::Alone && i > 0 {
                     continue;
                 }
                 if started.elapsed() > plan.time_limit {
@@ -102,25 +106,32 @@ impl Run<'_> {
     async fn measure(&self, table: &mut Table, run_started: Instant) {
         let started = Instant::now();
         let prefix = format!("{}, {}", self.spec.name, self.phase.label());
-        // `_data` outlives the server: its folder goes once the server is killed.
-        let (mut server, _data) = match self.start().await {
-            Ok(started) => started,
+        let started_up = deploy::start(
+            self.phase.setup(),
+            self.spec,
+            &self.plan.work_dir,
+            self.rep,
+            &self.plan.redis_server,
+        );
+        let mut deployment = match started_up.await {
+            Ok(deployment) => deployment,
             Err(e) => {
                 table.fail(self.server, self.keys, &format!("{prefix}: {e}"));
                 self.progress(run_started, started, &format!("failed: {e}"));
                 return;
             }
         };
-        self.record_start(table, &server);
+        self.record_start(table, &deployment);
         let settings = &self.plan.settings;
         let tag = format!("{}-r{}", self.phase.name(), self.rep);
         let limit = self.phase.limit(settings);
-        let result = match timeout(limit, self.phase.run(server.target, settings, &tag)).await {
+        let targets = deployment.targets();
+        let result = match timeout(limit, self.phase.run(&targets, settings, &tag)).await {
             Ok(result) => result,
             Err(_) => Err(format!("did not finish within {} s", limit.as_secs())),
         };
-        let death = server.died().map(|d| format!("server died ({d})"));
-        drop(server);
+        let death = deployment.died();
+        drop(deployment);
         let said = match result {
             Ok(outcome) => self.record(table, outcome, death, &prefix),
             Err(e) => {
@@ -130,18 +141,6 @@ impl Run<'_> {
             }
         };
         self.progress(run_started, started, &said);
-    }
-
-    /// Starts the server: for a durable phase, with a fresh data folder,
-    /// to be dropped after the server.
-    async fn start(&self) -> Result<(Server, Option<DataDir>), String> {
-        let work_dir = &self.plan.work_dir;
-        if !self.phase.durable() {
-            return Ok((server::start(self.spec, work_dir).await?, None));
-        }
-        let data = DataDir::fresh(work_dir, &self.spec.name, self.rep)?;
-        let server = server::start(&self.spec.with_data_dir(&data), work_dir).await?;
-        Ok((server, Some(data)))
     }
 
     /// Records a finished rep: its values, and a footnote for each note
@@ -181,18 +180,16 @@ impl Run<'_> {
         }
     }
 
-    fn record_start(&self, table: &mut Table, server: &Server) {
+    fn record_start(&self, table: &mut Table, deployment: &Deployment) {
         let value = |key: &str, v: f64| Value {
             key: key.into(),
             nums: vec![v],
             idle: None,
         };
-        // RSS at start is that of the usual command, without a data dir.
-        if !self.phase.durable() {
-            table.value(
-                self.server,
-                value("rss-start", server.start.rss_kib as f64 / 1024.0),
-            );
+        // RSS at start is that of the usual command, without a data dir or Redis.
+        if self.phase.setup() == Setup::Alone {
+            let rss_kib = deployment.nodes[0].start.rss_kib;
+            table.value(self.server, value("rss-start", rss_kib as f64 / 1024.0));
         }
         if let Some(bytes) = self.spec.binary_bytes() {
             table.value(
@@ -218,7 +215,7 @@ impl Run<'_> {
 
 /// Rows filled at every start, whatever the phase.
 fn start_rows() -> Vec<Row> {
-    let row = |key: &str, label: &str| Row::new(key, 7, label, Format::Tenths);
+    let row = |key: &str, label: &str| Row::new(key, 8, label, Format::Tenths);
     vec![
         row("rss-start", "RSS at start, MiB"),
         row("binary", "binary size, MiB"),

@@ -11,7 +11,10 @@
 //!
 //! utime and stime cover every thread of the process, so one read gives the
 //! server's whole CPU time. Ticks are `getconf CLK_TCK` (100 on Linux) a
-//! second. Left out: children of the server (none of ours fork).
+//! second. A window may watch several processes (`fanout-cluster`: three
+//! tinypush nodes and their `redis-server`): each is read on its own, and
+//! their sum is the server's CPU. Left out: children of the server (none of
+//! ours fork; Redis runs with `--save ''`, so it forks no snapshot child).
 
 use std::fs;
 use std::io;
@@ -121,21 +124,24 @@ pub fn listen_overflows() -> io::Result<u64> {
         .ok_or_else(|| bad("no ListenOverflows in /proc/net/netstat"))
 }
 
-/// A measured stretch of time: the server's CPU and the machine's idle share.
+/// A measured stretch of time: the CPU of one or more server processes (a
+/// cluster's nodes and its Redis) and the machine's idle share.
 pub struct Window {
-    pid: u32,
+    pids: Vec<u32>,
     started: Instant,
-    server_us: f64,
+    each_us: Vec<f64>,
     machine: MachineCpu,
 }
 
 /// What a closed [`Window`] saw.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Measured {
     /// Wall time, seconds.
     pub secs: f64,
-    /// CPU the server used, all threads, microseconds.
+    /// CPU the server used, all threads (all processes measured), microseconds.
     pub server_us: f64,
+    /// The same for each process, in the order given to [`Window::open_all`].
+    pub each_us: Vec<f64>,
     /// Share of the machine's CPU time (all cores) that was idle, 0–1.
     pub idle: f64,
 }
@@ -146,9 +152,17 @@ impl Window {
     /// # Errors
     /// The process is gone.
     pub fn open(pid: u32) -> io::Result<Window> {
+        Window::open_all(&[pid])
+    }
+
+    /// Starts measuring processes `pids`, each on its own and summed.
+    ///
+    /// # Errors
+    /// A process is gone.
+    pub fn open_all(pids: &[u32]) -> io::Result<Window> {
         Ok(Window {
-            pid,
-            server_us: cpu_micros(pid)?,
+            pids: pids.to_vec(),
+            each_us: cpu_each(pids)?,
             machine: machine_cpu()?,
             started: Instant::now(),
         })
@@ -157,18 +171,28 @@ impl Window {
     /// Stops measuring.
     ///
     /// # Errors
-    /// The process is gone.
+    /// A process is gone.
     pub fn close(self) -> io::Result<Measured> {
         let secs = self.started.elapsed().as_secs_f64();
-        let (server_us, machine) = (cpu_micros(self.pid)?, machine_cpu()?);
+        let (now_us, machine) = (cpu_each(&self.pids)?, machine_cpu()?);
+        let each_us: Vec<f64> = now_us
+            .iter()
+            .zip(&self.each_us)
+            .map(|(now, then)| now - then)
+            .collect();
         let busy = machine.busy.saturating_sub(self.machine.busy);
         let idle = machine.idle.saturating_sub(self.machine.idle);
         Ok(Measured {
             secs,
-            server_us: server_us - self.server_us,
+            server_us: each_us.iter().sum(),
+            each_us,
             idle: idle as f64 / (busy + idle).max(1) as f64,
         })
     }
+}
+
+fn cpu_each(pids: &[u32]) -> io::Result<Vec<f64>> {
+    pids.iter().map(|&pid| cpu_micros(pid)).collect()
 }
 
 /// Clock ticks a second (`getconf CLK_TCK`); 100, Linux's value, if that fails.

@@ -15,6 +15,9 @@
 //! appended to `WORK_DIR/NAME.log`, where a crash leaves its last words; its
 //! program is copied to `WORK_DIR/NAME` first (see [`Spec::snapshot`]).
 //!
+//! A `redis-server` (for `fanout-cluster`) is started the same way, and is
+//! ready once it answers an inline `PING\r\n` with `+PONG\r\n`.
+//!
 //! A durable phase starts tinypush with a data folder of its own, made empty
 //! before the start and removed once the server is killed:
 //!
@@ -30,6 +33,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
 
 use crate::client::http::get_status;
@@ -115,6 +120,11 @@ impl DataDir {
             _ => Ok(DataDir { path }),
         }
     }
+
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 impl Drop for DataDir {
@@ -132,11 +142,28 @@ pub struct Server {
     pub start: Status,
 }
 
+/// How a started server shows it is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// `GET /healthz` answers 200: every HTTP server under test.
+    Healthz,
+    /// `PING` answers `+PONG`: the `redis-server` of a cluster phase.
+    Pong,
+}
+
 /// Starts `spec` on a free port and waits until it answers `/healthz`.
 ///
 /// # Errors
 /// It cannot be spawned, exits, or does not answer within 20 s.
 pub async fn start(spec: &Spec, work_dir: &Path) -> Result<Server, String> {
+    start_until(spec, work_dir, Ready::Healthz).await
+}
+
+/// Starts `spec` on a free port and waits until it shows it is `ready`.
+///
+/// # Errors
+/// It cannot be spawned, exits, or does not answer within 20 s.
+pub async fn start_until(spec: &Spec, work_dir: &Path, ready: Ready) -> Result<Server, String> {
     let port = free_port().map_err(|e| format!("no free port: {e}"))?;
     let command = spec.command.replace("{port}", &port.to_string());
     let mut log = OpenOptions::new()
@@ -166,28 +193,36 @@ pub async fn start(spec: &Spec, work_dir: &Path) -> Result<Server, String> {
         target,
         start: Status::default(),
     };
-    server.wait_ready().await?;
+    server.wait_ready(ready).await?;
     server.start = proc::status(target.pid).map_err(|e| format!("cannot read its status: {e}"))?;
     Ok(server)
 }
 
 impl Server {
-    async fn wait_ready(&mut self) -> Result<(), String> {
+    async fn wait_ready(&mut self, ready: Ready) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP_LIMIT;
         loop {
             if let Some(death) = self.died() {
                 return Err(format!("exited at start ({death})"));
             }
-            let asked = timeout(
-                Duration::from_secs(1),
-                get_status(self.target.addr, "/healthz"),
-            )
-            .await;
-            if let Ok(Ok(200)) = asked {
+            let addr = self.target.addr;
+            let answered = match ready {
+                Ready::Healthz => timeout(Duration::from_secs(1), get_status(addr, "/healthz"))
+                    .await
+                    .is_ok_and(|status| matches!(status, Ok(200))),
+                Ready::Pong => timeout(Duration::from_secs(1), pong(addr))
+                    .await
+                    .is_ok_and(|pong| pong.unwrap_or(false)),
+            };
+            if answered {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err("no 200 from /healthz within 20 s".into());
+                let what = match ready {
+                    Ready::Healthz => "no 200 from /healthz",
+                    Ready::Pong => "no +PONG to PING",
+                };
+                return Err(format!("{what} within 20 s"));
             }
             sleep(Duration::from_millis(50)).await;
         }
@@ -227,6 +262,15 @@ fn describe(status: ExitStatus) -> String {
         }
         (None, None) => "ended".into(),
     }
+}
+
+/// Whether Redis at `addr` answers an inline `PING\r\n` with `+PONG\r\n`.
+async fn pong(addr: SocketAddr) -> std::io::Result<bool> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(b"PING\r\n").await?;
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply).await?;
+    Ok(&reply == b"+PONG\r\n")
 }
 
 /// A port nothing listens on right now (the kernel's pick for port 0).

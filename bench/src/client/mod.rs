@@ -66,17 +66,21 @@ impl Subscriber {
         })
     }
 
-    /// Waits for the next message(s) and calls `on_message` with each body;
-    /// `Ok(false)` once the server has ended the subscription. Cancel-safe.
+    /// Waits for the next message(s) and calls `on_message` with each one's
+    /// SSE id (none over WS) and body; `Ok(false)` once the server has
+    /// ended the subscription. Cancel-safe.
     ///
     /// # Errors
     /// The connection fails.
-    pub async fn next(&mut self, on_message: &mut impl FnMut(&[u8])) -> io::Result<bool> {
+    pub async fn next(
+        &mut self,
+        on_message: &mut impl FnMut(Option<u64>, &[u8]),
+    ) -> io::Result<bool> {
         match self {
             Subscriber::Sse(reader) => Ok(reader.read(on_message).await?.is_some()),
             Subscriber::Ws(ws) => match ws.next().await {
                 Some(Ok(Message::Text(text))) => {
-                    on_message(text.as_bytes());
+                    on_message(None, text.as_bytes());
                     Ok(true)
                 }
                 Some(Ok(Message::Close(_))) | None => Ok(false),

@@ -45,12 +45,15 @@ impl SseReader {
     }
 
     /// Waits for more of the body and calls `on_data` for each complete
-    /// `data:` line in it; the number of body bytes read, `None` once the
+    /// `data:` line in it (with the last event id, if any); the number of body bytes read, `None` once the
     /// stream has ended. Cancel-safe: nothing is lost if dropped while waiting.
     ///
     /// # Errors
     /// The read fails, or the chunked framing is broken.
-    pub async fn read(&mut self, on_data: &mut impl FnMut(&[u8])) -> io::Result<Option<usize>> {
+    pub async fn read(
+        &mut self,
+        on_data: &mut impl FnMut(Option<u64>, &[u8]),
+    ) -> io::Result<Option<usize>> {
         loop {
             // Bytes may already wait in `buf` (those read with the head).
             self.body.clear();

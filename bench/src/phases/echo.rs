@@ -84,7 +84,7 @@ async fn measure(t: Target, clients: usize, length: Duration) -> Result<Run, Str
         sockets.push(ws.map_err(|e| format!("echo connect: {e}"))?);
     }
     let (round_trips, measured) =
-        counted_window(t.pid, length, sockets, client, "echo client").await?;
+        counted_window(&[t.pid], length, sockets, client, "echo client").await?;
     if round_trips == 0 {
         return Err("no echo came back".into());
     }

@@ -13,13 +13,20 @@
 //! publish-durable
 //!               the same, tinypush alone started with --data-dir (the peers keep
 //!               history in memory); also publishes per fsync
+//! fanout-cluster
+//!               three tinypush nodes sharing topics through one redis-server
+//!               (tinypush alone): 1,000 SSE subscribers spread over the nodes,
+//!               one publisher on node 1 at 50 msg/s; then 16 publishers over the
+//!               nodes: publishes/s through Redis; CPU of nodes and Redis apart
 //! connects      1,000 connects at once: the kernel's listen-queue overflows
 //! ```
 //!
 //! A phase returns its [`Value`]s and notes, or why it could not finish.
 //! `--only publish` runs both publish phases (names match by prefix), so the
-//! durable rows sit beside the in-memory ones of the same run.
+//! durable rows sit beside the in-memory ones of the same run; `--only fanout`
+//! runs the cluster phase too, `--only fanout-sse` does not.
 
+mod cluster;
 mod connects;
 mod echo;
 mod fanout;
@@ -48,6 +55,34 @@ pub struct Target {
     pub addr: SocketAddr,
     /// Its process, for `/proc`.
     pub pid: u32,
+}
+
+/// What one rep of a phase measures: the server, or a cluster's nodes and
+/// its Redis.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    /// The server, or the nodes (node 1 first).
+    pub nodes: Vec<Target>,
+    /// The cluster's `redis-server`.
+    pub redis: Option<Target>,
+}
+
+impl Targets {
+    /// The server (a cluster's node 1).
+    fn first(&self) -> Target {
+        self.nodes[0]
+    }
+}
+
+/// What a phase needs started for each rep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// The server's usual command; every server.
+    Alone,
+    /// tinypush alone, with `--data-dir` and an empty folder.
+    DataDir,
+    /// tinypush alone, as three nodes with `--redis`, and their Redis.
+    Cluster,
 }
 
 /// How long each phase measures.
@@ -91,6 +126,8 @@ pub enum Phase {
     Stream,
     /// Keep-alive publishers, no subscribers; history in memory or on disk.
     Publish(Storage),
+    /// Fan-out and publishing across three tinypush nodes and a Redis.
+    FanoutCluster,
     /// 1,000 connects at once.
     Connects,
 }
@@ -104,6 +141,7 @@ impl Phase {
             Phase::Stream => "stream".into(),
             Phase::Publish(Storage::Memory) => "publish".into(),
             Phase::Publish(Storage::Disk) => "publish-durable".into(),
+            Phase::FanoutCluster => "fanout-cluster".into(),
             Phase::Connects => "connects".into(),
         }
     }
@@ -116,6 +154,7 @@ impl Phase {
             Phase::Stream => "one SSE stream".into(),
             Phase::Publish(Storage::Memory) => "publishing".into(),
             Phase::Publish(Storage::Disk) => "durable publishing".into(),
+            Phase::FanoutCluster => cluster::label(),
             Phase::Connects => "1,000 connects at once".into(),
         }
     }
@@ -127,14 +166,19 @@ impl Phase {
             Phase::Fanout(t, n) => fanout::rows(t, n, s.rate),
             Phase::Stream => stream::rows(),
             Phase::Publish(storage) => publish::rows(storage),
+            Phase::FanoutCluster => cluster::rows(s.rate),
             Phase::Connects => connects::rows(),
         }
     }
 
-    /// Whether it needs the server to keep history on disk: then it runs on
-    /// tinypush alone, started with `--data-dir`.
-    pub fn durable(self) -> bool {
-        self == Phase::Publish(Storage::Disk)
+    /// What it needs started: anything but [`Setup::Alone`] runs on
+    /// tinypush alone.
+    pub fn setup(self) -> Setup {
+        match self {
+            Phase::Publish(Storage::Disk) => Setup::DataDir,
+            Phase::FanoutCluster => Setup::Cluster,
+            _ => Setup::Alone,
+        }
     }
 
     /// The longest one rep may take before it counts as failed.
@@ -146,6 +190,10 @@ impl Phase {
             Phase::Fanout(_, n) => s.fanout + 2 * margin + Duration::from_millis(5 * n as u64),
             Phase::Stream => s.stream + margin,
             Phase::Publish(_) => 2 * s.publish + margin,
+            Phase::FanoutCluster => {
+                let connecting = Duration::from_millis(5 * cluster::SUBSCRIBERS as u64);
+                s.fanout + s.publish + 2 * margin + connecting
+            }
             Phase::Connects => margin,
         }
     }
@@ -154,22 +202,24 @@ impl Phase {
     ///
     /// # Errors
     /// Why the phase could not finish: a refused connect, the server gone, ….
-    pub async fn run(self, t: Target, s: &Settings, tag: &str) -> Result<Outcome, String> {
+    pub async fn run(self, targets: &Targets, s: &Settings, tag: &str) -> Result<Outcome, String> {
+        let t = targets.first();
         match self {
             Phase::Echo => echo::run(t, s).await,
             Phase::Fanout(tr, n) => fanout::run(t, tr, n, s, tag).await,
             Phase::Stream => stream::run(t, s, tag).await,
             Phase::Publish(storage) => publish::run(t, s, tag, storage).await,
+            Phase::FanoutCluster => cluster::run(targets, s, tag).await,
             Phase::Connects => connects::run(t).await,
         }
     }
 }
 
 /// Starts one task per connection at the same moment, measures the server
-/// for `length`, then sums what the tasks counted (round trips, publishes).
-/// `what` names the task in an error.
+/// processes `pids` for `length`, then sums what the tasks counted (round
+/// trips, publishes). `what` names the task in an error.
 async fn counted_window<C, F, Fut>(
-    pid: u32,
+    pids: &[u32],
     length: Duration,
     conns: Vec<C>,
     task: F,
@@ -184,7 +234,7 @@ where
     for conn in conns {
         tasks.spawn(task(conn, go.clone()));
     }
-    let window = Window::open(pid).map_err(gone)?;
+    let window = Window::open_all(pids).map_err(gone)?;
     let deadline = Instant::now() + length;
     let _ = start.send(Some(deadline));
     sleep_until(deadline.into()).await;

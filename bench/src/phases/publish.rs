@@ -18,6 +18,7 @@
 //! GET /metrics → 200 …\ntinypush_store_commits_total 5523\n…
 //! ```
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -25,7 +26,7 @@ use tokio::sync::watch;
 use super::{Outcome, Settings, Target, counted_window};
 use crate::client::http::get_body;
 use crate::client::publisher::Publisher;
-
+use crate::proc::Measured;
 use crate::table::{Format, Row, Value};
 
 /// What each publish sends: 64 bytes of text.
@@ -149,18 +150,8 @@ async fn measure(
     length: Duration,
     storage: Storage,
 ) -> Result<Sample, String> {
-    let mut connected = Vec::with_capacity(publishers);
-    for _ in 0..publishers {
-        connected.push(
-            Publisher::connect(t.addr)
-                .await
-                .map_err(|e| format!("publisher connect: {e}"))?,
-        );
-    }
     let before = commits(t, storage).await?;
-    let publish = |publisher, go| publish_until(publisher, topic.to_string(), go);
-    let (published, measured) =
-        counted_window(t.pid, length, connected, publish, "publisher").await?;
+    let (published, measured) = window(&[t.addr], &[t.pid], publishers, topic, length).await?;
     // Every publish counted has had its 200, so its commit is counted too.
     let after = commits(t, storage).await?;
     if published == 0 {
@@ -182,6 +173,31 @@ async fn measure(
     })
 }
 
+/// Connects `publishers` keep-alive publishers, publisher `i` to node
+/// `i % nodes`, then lets them publish to `topic` for `length` while
+/// measuring processes `pids`. Returns the publishes answered.
+///
+/// # Errors
+/// A connect or a publish fails, or a process measured is gone.
+pub async fn window(
+    nodes: &[SocketAddr],
+    pids: &[u32],
+    publishers: usize,
+    topic: &str,
+    length: Duration,
+) -> Result<(u64, Measured), String> {
+    let mut connected = Vec::with_capacity(publishers);
+    for i in 0..publishers {
+        connected.push(
+            Publisher::connect(nodes[i % nodes.len()])
+                .await
+                .map_err(|e| format!("publisher connect: {e}"))?,
+        );
+    }
+    let publish = |publisher, go| publish_until(publisher, topic.to_string(), go);
+    counted_window(pids, length, connected, publish, "publisher").await
+}
+
 /// The server's durable commits so far (`None` in memory: nothing to read).
 async fn commits(t: Target, storage: Storage) -> Result<Option<u64>, String> {
     if storage == Storage::Memory {
@@ -199,9 +215,20 @@ async fn commits(t: Target, storage: Storage) -> Result<Option<u64>, String> {
 /// The value of the unlabelled counter `name` in a Prometheus text page:
 /// `tinypush_store_commits_total 5523` gives 5523.
 fn counter(page: &[u8], name: &str) -> Option<u64> {
+    metric(page, name)?.parse().ok()
+}
+
+/// The value of the unlabelled gauge `name`:
+/// `tinypush_redis_rtt_seconds 0.000231` gives 0.000231.
+pub fn gauge(page: &[u8], name: &str) -> Option<f64> {
+    metric(page, name)?.parse().ok()
+}
+
+/// The text of the unlabelled metric `name`'s value.
+fn metric(page: &[u8], name: &str) -> Option<String> {
     String::from_utf8_lossy(page).lines().find_map(|line| {
         let rest = line.strip_prefix(name)?.strip_prefix(' ')?;
-        rest.trim().parse().ok()
+        Some(rest.trim().to_string())
     })
 }
 
@@ -240,6 +267,8 @@ mod tests {
                      tinypush_store_commits_total 5523\n";
         assert_eq!(counter(page, COMMITS), Some(5523));
         assert_eq!(counter(b"tinypush_topics 3\n", COMMITS), None);
+        let rtt = b"tinypush_redis_rtt_seconds 0.000231\n";
+        assert_eq!(gauge(rtt, "tinypush_redis_rtt_seconds"), Some(0.000231));
     }
 
     #[test]

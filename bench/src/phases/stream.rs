@@ -37,7 +37,7 @@ async fn count_bytes(
     bytes: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let mut ignore = |_: &[u8]| {};
+    let mut ignore = |_: Option<u64>, _: &[u8]| {};
     loop {
         tokio::select! {
             _ = stop.changed() => return Ok(()),

@@ -15,32 +15,32 @@
 //! timed messages each connected subscriber should have had and did not
 //! have by the end of the drain.
 //!
-//! Files: `subscriber.rs` (one subscriber's task and tally), `waits.rs`
-//! (settle, warm-up, drain), `summary.rs` (tallies to table values).
+//! The cluster phase (`../cluster.rs`) runs steps 1 and 3–5 the same way,
+//! with its subscribers spread over three nodes.
+//!
+//! Files: `gather.rs` (steps 2–5: connect the crowd, warm it up, the timed
+//! window, the tallies), `subscriber.rs` (one subscriber's task and tally),
+//! `waits.rs` (settle, warm-up, drain), `summary.rs` (tallies to table values).
 
+mod gather;
 mod subscriber;
 mod summary;
 mod waits;
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
 
 use super::{Outcome, Settings, Target, gone};
 use crate::client::Transport;
 use crate::client::publisher::Publisher;
-use crate::clock::now_nanos;
-use crate::proc::{self, Window};
+use crate::proc;
 use crate::stats::count;
 use crate::table::{Format, Row};
-use subscriber::{Crowd, Tally};
-use summary::{Counts, Memory, Stages, summarize};
-use waits::{after_close, drain, settle, warm_up};
+pub use gather::gather;
+pub use subscriber::{Crowd, Tally};
+use summary::{Counts, Memory, summarize};
+pub use summary::{Stages, deliveries, latency_ms};
+use waits::{after_close, settle};
 
-/// Subscriber connects in flight at once.
-const CONNECTING: usize = 128;
 /// Longest the warm-up may take.
 const WARM_UP_LIMIT: Duration = Duration::from_secs(15);
 /// Longest the drain may take after the last publish.
@@ -88,6 +88,13 @@ pub fn rows(t: Transport, n: usize, rate: u32) -> Vec<Row> {
     rows
 }
 
+/// Timed messages one rep publishes: its rate for the fan-out time.
+pub fn timed_messages(s: &Settings) -> usize {
+    (f64::from(s.rate) * s.fanout.as_secs_f64())
+        .round()
+        .max(1.0) as usize
+}
+
 /// Runs one rep of fan-out to `n` subscribers over `transport`.
 pub async fn run(
     t: Target,
@@ -96,16 +103,7 @@ pub async fn run(
     s: &Settings,
     tag: &str,
 ) -> Result<Outcome, String> {
-    let messages = (f64::from(s.rate) * s.fanout.as_secs_f64())
-        .round()
-        .max(1.0) as usize;
-    let crowd = Arc::new(Crowd::new(
-        t.addr,
-        transport,
-        format!("bench-{tag}"),
-        messages,
-        CONNECTING,
-    ));
+    let messages = timed_messages(s);
     let mut stages = Stages::default();
     // The publisher connects first: a server at its connection cap then
     // refuses a subscriber, not the publisher.
@@ -113,35 +111,15 @@ pub async fn run(
         .await
         .map_err(|e| format!("publisher connect: {e}"))?;
     let before = proc::status(t.pid).map_err(gone)?;
-    let (stop, stopped) = watch::channel(false);
-    let (tasks, connected, refused) = connect_all(&crowd, n, stopped).await;
+    let crowd = Crowd::new(vec![t.addr], transport, format!("bench-{tag}"), messages);
+    let mut gathered = gather(crowd, n).await?;
     stages.mark("connect");
-    let mut notes = shortfall(connected, n, refused)?;
     let idle = settle(t.pid).await.map_err(gone)?;
     stages.mark("settle");
-    notes.extend(warm_up(&mut publisher, &crowd, connected).await?);
+    gathered.warm_up(&mut publisher).await?;
     stages.mark("warm-up");
-    let window = Window::open(t.pid).map_err(gone)?;
-    let stamp = |seq| format!("s{seq}:{}", now_nanos()).into_bytes();
-    let paced = publisher
-        .publish_paced(&crowd.topic, messages, s.rate, stamp)
-        .await;
-    paced.map_err(|e| format!("publishing: {e}"))?;
-    let answered = stages.mark("publish");
-    let mut window_notes = Vec::new();
-    if answered > s.fanout.mul_f64(1.5) {
-        window_notes.push(format!(
-            "fell behind: its {messages} publishes ({} s of sending) were all answered only after {:.1} s",
-            s.fanout.as_secs(),
-            answered.as_secs_f64()
-        ));
-    }
-    drain(&crowd, (connected * messages) as u64).await;
-    let measured = window.close().map_err(gone)?;
-    stages.mark("drain");
-    let _ = stop.send(true);
-    let tallies = join(tasks).await;
-    stages.mark("close");
+    let timed = gathered.timed(publisher, &[t.pid], s, &mut stages).await?;
+    let connected = timed.connected;
     let closed = if n >= CLOSED_FROM {
         let after = after_close(t.pid, before.threads).await.map_err(gone)?;
         stages.mark("memory back");
@@ -164,11 +142,11 @@ pub async fn run(
     let mut outcome = summarize(
         transport,
         counts,
-        tallies,
-        measured,
+        timed.tallies,
+        timed.measured,
         memory,
-        notes,
-        window_notes,
+        timed.notes,
+        timed.window_notes,
     )?;
     outcome.detail = Some(stages.to_string());
     Ok(outcome)
@@ -176,58 +154,4 @@ pub async fn run(
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-/// A note when fewer than `n` connected; an error when none did.
-fn shortfall(connected: usize, n: usize, refused: Option<String>) -> Result<Vec<String>, String> {
-    let why = refused.unwrap_or_else(|| "a subscriber task ended without a word".into());
-    match connected {
-        0 => Err(format!("no subscriber connected: {why}")),
-        c if c < n => Ok(vec![format!(
-            "only {} of {} subscribers connected: {why}",
-            count(c),
-            count(n)
-        )]),
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// Spawns `n` subscribers and waits until each has connected or failed.
-/// Returns the tasks, how many connected, and the first refusal.
-async fn connect_all(
-    crowd: &Arc<Crowd>,
-    n: usize,
-    stop: watch::Receiver<bool>,
-) -> (JoinSet<Tally>, usize, Option<String>) {
-    let (ready, mut results) = mpsc::unbounded_channel();
-    let mut tasks = JoinSet::new();
-    for _ in 0..n {
-        tasks.spawn(subscriber::run(
-            Arc::clone(crowd),
-            ready.clone(),
-            stop.clone(),
-        ));
-    }
-    drop(ready);
-    let (mut connected, mut refused) = (0, None);
-    // Ends after n answers, or early if a task died without answering.
-    for _ in 0..n {
-        match results.recv().await {
-            Some(Ok(())) => connected += 1,
-            Some(Err(e)) => {
-                refused.get_or_insert(e);
-            }
-            None => break,
-        }
-    }
-    (tasks, connected, refused)
-}
-
-/// Every subscriber's tally (a panicked task counts as an empty one).
-async fn join(mut tasks: JoinSet<Tally>) -> Vec<Tally> {
-    let mut tallies = Vec::with_capacity(tasks.len());
-    while let Some(joined) = tasks.join_next().await {
-        tallies.push(joined.unwrap_or_default());
-    }
-    tallies
 }

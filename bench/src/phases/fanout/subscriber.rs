@@ -9,6 +9,17 @@
 //! Each subscriber keeps its own tally (no lock on the hot path); shared
 //! counters only say how far the whole crowd has got, so the phase knows
 //! when every one is warmed up and every message delivered.
+//!
+//! A crowd may be spread over several nodes of a cluster: subscriber `i`
+//! goes to node `i % nodes`. Order is checked by the number in the body,
+//! which the one publisher sets in the order it sends (and so the order
+//! the server numbers them in). Where SSE events carry an id, the id minus
+//! that number is kept too: it is the same for every subscriber, on every
+//! node, when the server (or cluster) gives a message one id everywhere.
+//!
+//! ```text
+//! id: 46\ndata: s42:1250000000\n\n      gap 4, on node 1 as on node 3
+//! ```
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,10 +31,13 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use crate::client::{Subscriber, Transport};
 use crate::clock::now_nanos;
 
+/// Subscriber connects in flight at once.
+const CONNECTING: usize = 128;
+
 /// What every subscriber of one phase shares.
 pub struct Crowd {
-    /// The server.
-    pub addr: SocketAddr,
+    /// The server, or a cluster's nodes (subscribers spread over them).
+    pub nodes: Vec<SocketAddr>,
     /// SSE or WS.
     pub transport: Transport,
     /// The topic.
@@ -45,20 +59,19 @@ pub struct Crowd {
 }
 
 impl Crowd {
-    /// A crowd for `topic` that lets `connecting` connects run at once.
+    /// A crowd for `topic` on `nodes`, waiting for `messages` timed messages.
     pub fn new(
-        addr: SocketAddr,
+        nodes: Vec<SocketAddr>,
         transport: Transport,
         topic: String,
         messages: usize,
-        connecting: usize,
     ) -> Crowd {
         Crowd {
-            addr,
+            nodes,
             transport,
             topic,
             messages,
-            gate: Semaphore::new(connecting),
+            gate: Semaphore::new(CONNECTING),
             give_up: AtomicBool::new(false),
             warmed: AtomicUsize::new(0),
             delivered: AtomicU64::new(0),
@@ -70,6 +83,10 @@ impl Crowd {
 /// What one subscriber saw.
 #[derive(Debug, Default)]
 pub struct Tally {
+    /// The node it read from (0 for a lone server).
+    pub node: usize,
+    /// Whether it connected at all.
+    pub connected: bool,
     /// Delivery time of each timed message, µs.
     pub latencies_us: Vec<u32>,
     /// Distinct timed messages received.
@@ -78,27 +95,37 @@ pub struct Tally {
     pub out_of_order: u64,
     /// Why its stream ended before it was told to stop.
     pub cut_off: Option<String>,
+    /// Id minus number of its first timed message with an id (SSE).
+    pub id_gap: Option<i64>,
+    /// Timed messages whose id minus number was not that gap.
+    pub id_gap_changes: u64,
 }
 
-/// Connects, reports the result on `ready`, then reads until `stop`.
+/// Subscriber `i`: connects, reports the result on `ready`, then reads until `stop`.
 pub async fn run(
     crowd: Arc<Crowd>,
+    i: usize,
     ready: mpsc::UnboundedSender<Result<(), String>>,
     stop: watch::Receiver<bool>,
 ) -> Tally {
-    match connect(&crowd).await {
+    let node = i % crowd.nodes.len();
+    let mut tally = match connect(&crowd, crowd.nodes[node]).await {
         Ok(sub) => {
             let _ = ready.send(Ok(()));
-            read_until_stopped(sub, &crowd, stop).await
+            let mut tally = read_until_stopped(sub, &crowd, stop).await;
+            tally.connected = true;
+            tally
         }
         Err(e) => {
             let _ = ready.send(Err(e));
             Tally::default()
         }
-    }
+    };
+    tally.node = node;
+    tally
 }
 
-async fn connect(crowd: &Crowd) -> Result<Subscriber, String> {
+async fn connect(crowd: &Crowd, addr: SocketAddr) -> Result<Subscriber, String> {
     let _permit = crowd
         .gate
         .acquire()
@@ -107,7 +134,7 @@ async fn connect(crowd: &Crowd) -> Result<Subscriber, String> {
     if crowd.give_up.load(Ordering::Relaxed) {
         return Err("not tried after an earlier failure".into());
     }
-    let opened = Subscriber::open(crowd.addr, crowd.transport, &crowd.topic).await;
+    let opened = Subscriber::open(addr, crowd.transport, &crowd.topic).await;
     opened.map_err(|e: io::Error| {
         crowd.give_up.store(true, Ordering::Relaxed);
         e.to_string()
@@ -126,7 +153,7 @@ async fn read_until_stopped(
         warmed: false,
     };
     loop {
-        let mut on_message = |body: &[u8]| record.message(body, crowd);
+        let mut on_message = |id, body: &[u8]| record.message(id, body, crowd);
         let read = tokio::select! {
             _ = stop.changed() => break,
             read = sub.next(&mut on_message) => read,
@@ -152,7 +179,7 @@ struct Record {
 }
 
 impl Record {
-    fn message(&mut self, body: &[u8], crowd: &Crowd) {
+    fn message(&mut self, id: Option<u64>, body: &[u8], crowd: &Crowd) {
         match parse(body) {
             Some(Body::WarmUp) if !self.warmed => {
                 self.warmed = true;
@@ -167,6 +194,12 @@ impl Record {
                     self.tally.out_of_order += 1;
                 }
                 self.highest = self.highest.max(Some(seq));
+                if let Some(id) = id {
+                    let gap = id as i64 - seq as i64;
+                    if *self.tally.id_gap.get_or_insert(gap) != gap {
+                        self.tally.id_gap_changes += 1;
+                    }
+                }
                 if !std::mem::replace(&mut self.seen[seq], true) {
                     self.tally.delivered += 1;
                     crowd.delivered.fetch_add(1, Ordering::Relaxed);
