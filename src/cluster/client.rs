@@ -32,8 +32,10 @@ pub struct Cluster {
     pub node: u64,
     script: Script,
     pool: Mutex<Vec<Connection>>,
-    /// Redis answered the last call (or the listener is connected).
-    reachable: AtomicBool,
+    /// The listener is subscribed.
+    listening: AtomicBool,
+    /// The last call on a pooled connection was answered.
+    answering: AtomicBool,
     pub(super) metrics: Arc<Metrics>,
 }
 
@@ -52,21 +54,23 @@ impl Cluster {
     /// # Errors
     /// One line: a bad URL, or Redis not answering.
     pub fn connect(url: &str, metrics: Arc<Metrics>) -> Result<Cluster, String> {
-        let client = Client::open(url).map_err(|e| format!("bad --redis URL {url}: {e}"))?;
+        let shown = redacted(url);
+        let client = Client::open(url).map_err(|e| format!("bad --redis URL {shown}: {e}"))?;
         let cluster = Cluster {
             client,
             node: crate::clock::random(),
             script: Script::new(include_str!("publish.lua")),
             pool: Mutex::new(Vec::new()),
-            reachable: AtomicBool::new(true),
+            listening: AtomicBool::new(true),
+            answering: AtomicBool::new(true),
             metrics,
         };
         let mut con = cluster
             .open()
-            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+            .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
         redis::cmd("PING")
             .query::<String>(&mut con)
-            .map_err(|e| format!("cannot reach Redis at {url}: {e}"))?;
+            .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
         cluster.put_back(con);
         Ok(cluster)
     }
@@ -76,14 +80,24 @@ impl Cluster {
         &self.client
     }
 
-    /// Whether Redis answered last time.
+    /// Whether Redis is there: the listener is subscribed and the last
+    /// call was answered.
     pub fn reachable(&self) -> bool {
-        self.reachable.load(Ordering::Relaxed)
+        self.listening.load(Ordering::Relaxed) && self.answering.load(Ordering::Relaxed)
     }
 
-    /// Notes whether Redis answered.
-    pub fn set_reachable(&self, yes: bool) {
-        self.reachable.store(yes, Ordering::Relaxed);
+    /// Notes that the listener lost its subscription.
+    pub fn lost(&self) {
+        self.listening.store(false, Ordering::Relaxed);
+    }
+
+    /// Notes that the listener is subscribed again: pooled connections,
+    /// dead with the old Redis, are dropped first, so that none serves a
+    /// publish once Redis counts as back.
+    pub fn back(&self) {
+        self.reset_pool();
+        self.answering.store(true, Ordering::Relaxed);
+        self.listening.store(true, Ordering::Relaxed);
     }
 
     /// Publishes `body` to `topic` through the script; `floor` is the last
@@ -187,7 +201,8 @@ impl Cluster {
     }
 
     /// Runs `f` on a pooled connection; a connection that failed is not
-    /// kept, and the failure marks Redis unreachable.
+    /// kept. Whether the call was answered counts toward
+    /// [`reachable`](Self::reachable) until the next call.
     fn call<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
@@ -195,17 +210,20 @@ impl Cluster {
         let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut con = match taken {
             Some(con) => con,
-            None => self.open().inspect_err(|_| self.set_reachable(false))?,
+            None => self
+                .open()
+                .inspect_err(|_| self.answering.store(false, Ordering::Relaxed))?,
         };
         match f(&mut con) {
             Ok(value) => {
+                self.answering.store(true, Ordering::Relaxed);
                 self.put_back(con);
                 Ok(value)
             }
             Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
                 // The others were opened to the same Redis: likely dead too.
                 self.reset_pool();
-                self.set_reachable(false);
+                self.answering.store(false, Ordering::Relaxed);
                 Err(e)
             }
             Err(e) => {
@@ -237,8 +255,24 @@ impl Cluster {
     }
 }
 
+/// `url` with any password in it replaced, for the log:
+/// `redis://:s3cret@host:6379/0` → `redis://:REDACTED@host:6379/0`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) => {
+            let name = user.split_once(':').map_or("", |(name, _)| name);
+            format!("{scheme}://{name}:REDACTED@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// One stream entry, `["42-0", ["t", "1763755200000", "d", "hi"]]`, as a
-/// message; `None` for an entry not written by the script.
+/// message; `None` for an entry not written by the script. (The hub
+/// checks what it takes: an id in range, a UTF-8 body.)
 fn entry((id, fields): &(String, Vec<Vec<u8>>)) -> Option<Stored> {
     let id = id.strip_suffix("-0")?.parse().ok()?;
     let [t, time, d, data] = fields.as_slice() else {
@@ -250,4 +284,20 @@ fn entry((id, fields): &(String, Vec<Vec<u8>>)) -> Option<Stored> {
         time_ms,
         data: data.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_not_logged() {
+        let shown = redacted("redis://:s3cret@10.0.0.5:6379/0");
+        assert_eq!(shown, "redis://:REDACTED@10.0.0.5:6379/0");
+        assert_eq!(redacted("redis://app:pw@h/1"), "redis://app:REDACTED@h/1");
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
 }

@@ -28,6 +28,8 @@ use crate::clock;
 /// How long a read on the channel waits before the listener checks that
 /// the hub still exists.
 const READ_WAIT: Duration = Duration::from_secs(1);
+/// Quiet reads (of [`READ_WAIT`]) before the listener pings Redis.
+const PING_AFTER_QUIET: u32 = 5;
 /// The first wait before reconnecting, doubled each failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between reconnection attempts.
@@ -50,8 +52,10 @@ pub struct Remote {
 
 /// Where the listener hands messages (the hub).
 pub trait Inbox: Send + Sync {
-    /// A message from the channel, in the order Redis published it.
-    fn receive(&self, message: Remote);
+    /// A message from the channel, in the order Redis published it;
+    /// false when what it needed from Redis could not be read (the
+    /// listener then reconnects and resyncs).
+    fn receive(&self, message: Remote) -> bool;
     /// The listener has (re)subscribed: fetch what was published while it
     /// was away.
     fn resync(&self);
@@ -77,7 +81,7 @@ fn run(cluster: &Cluster, inbox: &Weak<dyn Inbox>) {
                 if cluster.reachable() || failures == 0 {
                     warn!("redis: lost ({e}); reconnecting");
                 }
-                cluster.set_reachable(false);
+                cluster.lost();
                 failures = failures.saturating_add(1);
             }
         }
@@ -98,23 +102,22 @@ fn subscribe_and_read(
     let mut con = cluster
         .client()
         .get_connection_with_timeout(READ_WAIT * 2)?;
+    // A Redis that hangs must not hang the subscribe either.
+    con.set_read_timeout(Some(READ_WAIT))?;
+    con.set_write_timeout(Some(READ_WAIT * 2))?;
     let mut pubsub = con.as_pubsub();
     pubsub.subscribe(CHANNEL)?;
-    pubsub.set_read_timeout(Some(READ_WAIT))?;
+    cluster.back();
     if failures > 0 {
-        // Pooled connections died with Redis: none may serve a publish
-        // once Redis counts as back.
-        cluster.reset_pool();
-        cluster.set_reachable(true);
         info!("redis: back after {failures} failed attempts");
         let m = &cluster.metrics;
         m.redis_reconnects.fetch_add(1, Ordering::Relaxed);
     }
-    cluster.set_reachable(true);
     match inbox.upgrade() {
         Some(inbox) => inbox.resync(),
         None => return Ok(()),
     }
+    let mut quiet = 0;
     loop {
         let message = match pubsub.get_message() {
             Ok(message) => message,
@@ -122,22 +125,32 @@ fn subscribe_and_read(
                 if inbox.strong_count() == 0 {
                     return Ok(());
                 }
+                // A silent channel may be a dead connection (a peer gone
+                // without a FIN): a ping must come back.
+                quiet += 1;
+                if quiet % PING_AFTER_QUIET == 0 {
+                    pubsub.ping::<()>()?;
+                }
                 continue;
             }
             Err(e) => return Err(e),
         };
+        quiet = 0;
         let Some(remote) = parse(message.get_payload_bytes()) else {
             warn!("redis: a message on {CHANNEL} not from tinypush, skipped");
             continue;
         };
         match inbox.upgrade() {
-            Some(inbox) => inbox.receive(remote),
+            Some(inbox) if inbox.receive(remote) => {}
+            Some(_) => return Err(std::io::Error::other("a hole could not be filled").into()),
             None => return Ok(()),
         }
     }
 }
 
-/// `node\ntopic\nid\ntime\nbody` (the body may hold line breaks: it is last).
+/// `node\ntopic\nid\ntime\nbody` (the body may hold line breaks: it is
+/// last); `None` for anything else. (The hub checks what it takes: an id
+/// in range, a UTF-8 body.)
 fn parse(payload: &[u8]) -> Option<Remote> {
     let mut parts = payload.splitn(5, |b| *b == b'\n');
     let mut field = || std::str::from_utf8(parts.next()?).ok().map(str::to_string);
@@ -184,6 +197,7 @@ mod tests {
             }
         );
         assert_eq!(parse(b"7\nnews\nx\n1\nhi"), None);
+
         assert_eq!(parse(b"hello"), None);
     }
 

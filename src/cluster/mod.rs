@@ -30,5 +30,5 @@
 mod client;
 mod listen;
 
-pub use client::{CHANNEL, Cluster, Held};
+pub use client::{CHANNEL, Cluster, Held, redacted};
 pub use listen::{Inbox, Remote, listen};

@@ -135,7 +135,12 @@ pub struct TopicConfig {
     pub data_dir: Option<PathBuf>,
     /// Share every topic with the other nodes using this Redis
     /// (redis://host:port/db); the history then lives in Redis.
-    #[arg(long, env = "TINYPUSH_REDIS", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TINYPUSH_REDIS",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub redis: Option<String>,
     /// In memory mode, a topic's ids begin after the time it is first used
     /// in this run, in microseconds (`1796013697086124`), so a cursor from

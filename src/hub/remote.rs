@@ -18,8 +18,8 @@
 //! on another node) first has the stream read up to now (`catch_up`). A topic a message names that this node has not used yet
 //! is made first, its history read from the stream (it already holds the
 //! message, which is then skipped): so every node can replay any topic.
-//! If the stream cannot be read (Redis just went away), the message waits
-//! for the resync that follows the reconnect.
+//! If the stream cannot be read (Redis just went away), the listener
+//! reconnects, and the resync that follows reads what was missed.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,13 +29,15 @@ use log::warn;
 
 use super::message::{Encodings, Published, Receipt, Since};
 use super::topic::{Start, Topic};
-use super::{BAD_TOPIC, Hub, valid_topic};
+use super::{Hub, MAX_ID, valid_topic};
 use crate::cluster::{Cluster, Inbox, Remote};
 use crate::error::{Error, Result};
 use crate::store::Stored;
 
+/// Why a publish is refused while Redis is away.
+const AWAY_WHY: &str = "Redis unreachable; try again";
 /// The refusal while Redis is away.
-pub(super) const AWAY: Error = Error::Unavailable("Redis unreachable; try again");
+pub(super) const AWAY: Error = Error::Unavailable(AWAY_WHY);
 
 impl Hub {
     /// Publishes through Redis; the message comes back on the channel.
@@ -64,11 +66,12 @@ impl Hub {
             warn!("history of {name} not read from Redis: {e}");
             AWAY
         })?;
+        let messages: Vec<Stored> = held.messages.into_iter().filter(acceptable).collect();
         let loaded = crate::store::Loaded {
-            last_id: held.last_id,
+            last_id: held.last_id.min(MAX_ID),
             base: 0,
-            last_time_ms: held.messages.last().map_or(0, |m| m.time_ms),
-            messages: held.messages,
+            last_time_ms: messages.last().map_or(0, |m| m.time_ms),
+            messages,
         };
         Ok(Start::from_disk(name, loaded))
     }
@@ -87,9 +90,10 @@ impl Hub {
         };
         let (topic, last_id) =
             self.with_topic(name, |topic, state| (Arc::clone(topic), state.last_id))?;
-        if cursor > last_id
-            && let Some(missing) = self.fill(cluster, &topic, None)
-        {
+        if cursor > last_id {
+            // Unread, the cursor would look unknown: a gap and the whole
+            // history again. Better a 503 the client retries.
+            let missing = self.fill(cluster, &topic, None).ok_or(AWAY)?;
             self.keep_remote(&topic, missing);
         }
         Ok(())
@@ -99,7 +103,7 @@ impl Hub {
     /// and has them fanned out.
     fn keep_remote(&self, topic: &Arc<Topic>, messages: Vec<Stored>) {
         let mut state = topic.lock();
-        for m in messages {
+        for m in messages.into_iter().filter(acceptable) {
             if m.id <= state.last_id {
                 continue;
             }
@@ -138,31 +142,45 @@ impl Hub {
     }
 }
 
+/// Whether a message from Redis may be kept: its id in 1 to [`MAX_ID`]
+/// (one more is always possible), its body UTF-8 text (every encoding
+/// reads it as text). Redis is shared: anyone may write to its keys.
+fn acceptable(m: &Stored) -> bool {
+    let text = std::str::from_utf8(&m.data).is_ok();
+    (1..=MAX_ID).contains(&m.id) && text
+}
+
 impl Inbox for Hub {
-    fn receive(&self, remote: Remote) {
+    fn receive(&self, remote: Remote) -> bool {
         let Some(cluster) = &self.cluster else {
-            return;
+            return true;
         };
         if remote.node != cluster.node {
             self.metrics.redis_received.fetch_add(1, Ordering::Relaxed);
         }
-        if !valid_topic(&remote.topic) {
-            warn!("{BAD_TOPIC}: {:?} from Redis, skipped", remote.topic);
-            return;
+        if !valid_topic(&remote.topic) || !(1..=MAX_ID).contains(&remote.id) {
+            warn!(
+                "{:?} {} from Redis: not a topic and id, skipped",
+                remote.topic, remote.id
+            );
+            return true;
         }
-        // Made (its history read) if this node has not used it yet.
-        let Ok(topic) = self.topic(&remote.topic) else {
-            return;
+        // Made (its history read) if this node has not used it yet; a
+        // topic over the cap has no subscribers here to miss it.
+        let topic = match self.topic(&remote.topic) {
+            Ok(topic) => topic,
+            Err(Error::Unavailable(why)) if why == AWAY_WHY => return false,
+            Err(_) => return true,
         };
         let last_id = topic.lock().last_id;
         if remote.id <= last_id {
-            return;
+            return true;
         }
         let mut messages = Vec::new();
         if remote.id > last_id + 1 {
             match self.fill(cluster, &topic, Some(remote.id - 1)) {
                 Some(missing) => messages = missing,
-                None => return,
+                None => return false,
             }
         }
         messages.push(Stored {
@@ -171,6 +189,7 @@ impl Inbox for Hub {
             data: remote.data,
         });
         self.keep_remote(&topic, messages);
+        true
     }
 
     fn resync(&self) {

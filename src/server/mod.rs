@@ -256,6 +256,7 @@ fn open_history(
 ) -> Result<(Option<Store>, Option<Cluster>)> {
     if let Some(url) = &topics.redis {
         let cluster = Cluster::connect(url, Arc::clone(metrics)).map_err(Error::Startup)?;
+        let url = crate::cluster::redacted(url);
         info!("history kept in Redis at {url}, shared with every node using it");
         return Ok((None, Some(cluster)));
     }
