@@ -22,6 +22,8 @@ use crate::store::{Bounds, Stored};
 pub const CHANNEL: &str = "tinypush:messages";
 /// Longest a Redis call may take before it counts as a failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest TTL handed to Redis, in ms (about 285 years).
+const MAX_TTL_MS: u64 = 1 << 53;
 /// Connections kept open for publishing and reading histories.
 const POOL: usize = 8;
 
@@ -113,7 +115,9 @@ impl Cluster {
         bounds: Bounds,
     ) -> redis::RedisResult<(u64, u64)> {
         let started = Instant::now();
-        let ttl_ms = u64::try_from(bounds.ttl.as_millis()).unwrap_or(u64::MAX);
+        // PEXPIRE refuses what would overflow Redis's clock.
+        let ttl_ms =
+            u64::try_from(bounds.ttl.as_millis()).map_or(MAX_TTL_MS, |t| t.min(MAX_TTL_MS));
         let answer = self.call(|con| {
             self.script
                 .key(format!("tinypush:{{{topic}}}:id"))

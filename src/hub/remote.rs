@@ -38,6 +38,8 @@ use crate::store::Stored;
 const AWAY_WHY: &str = "Redis unreachable; try again";
 /// The refusal while Redis is away.
 pub(super) const AWAY: Error = Error::Unavailable(AWAY_WHY);
+/// The refusal when Redis answered with an error (the log says which).
+const REFUSED: Error = Error::Unavailable("Redis refused the publish; see the server log");
 
 impl Hub {
     /// Publishes through Redis; the message comes back on the channel.
@@ -53,7 +55,11 @@ impl Hub {
             .publish(name, data, floor, self.bounds)
             .map_err(|e| {
                 warn!("publish to {name} through Redis failed: {e}");
-                AWAY
+                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                    AWAY
+                } else {
+                    REFUSED
+                }
             })?;
         self.metrics.published.fetch_add(1, Ordering::Relaxed);
         let receivers = topic.lock().subscribers.len();
