@@ -244,6 +244,7 @@ fn redis_restarted_empty_ids_go_on_and_an_old_cursor_gets_a_gap() {
     let bodies = ["o0", "o1", "o2", "o3", "o4"];
     let old_e = publish_all(nodes[0].addr, "e", &bodies);
     let old_f = publish_all(nodes[0].addr, "f", &bodies);
+    let old_g = publish_all(nodes[0].addr, "g", &bodies);
     each_reads(&mut e_subs, &old_e, "e before");
     each_reads(&mut f_subs, &old_f, "f before");
 
@@ -276,6 +277,12 @@ fn redis_restarted_empty_ids_go_on_and_an_old_cursor_gets_a_gap() {
     assert_eq!(gap["to"].as_u64(), Some(new_e[0].0 - 1), "{gap}");
     assert_eq!(ndjson_message(&mut r), new_e[0]);
     assert_eq!(ndjson_message(&mut r), more_e[0]);
+
+    // "g" was last published before Redis lost its data, and the node
+    // publishing it now never knew it: its ids still go on, because the
+    // nodes that knew it put its count back when they came back.
+    let again = publish_all(late.addr, "g", &["late"]);
+    assert!(again[0].0 > old_g[4].0, "g: id {} given again", again[0].0);
 }
 
 #[test]

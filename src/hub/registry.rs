@@ -54,6 +54,12 @@ impl Registry {
         }
     }
 
+    /// Every forgotten topic's last id.
+    pub fn forgotten(&self) -> Vec<(Arc<str>, u64)> {
+        let each = self.forgotten.iter();
+        each.map(|(name, id)| (Arc::clone(name), *id)).collect()
+    }
+
     /// The live topic `name`, if there is one.
     pub fn find(&self, name: &str) -> Option<Arc<Topic>> {
         self.live.get(name).cloned()

@@ -2,7 +2,9 @@
 //! messages come back from it, to every node, through the listener.
 //!
 //! ```text
-//! publish("news", "hi")   floor = news's last id here → cluster.publish → 200 {"id":42}
+//! publish("news", "hi")   floor = news's last id here → cluster.publish → 42;
+//!                         keep 42 here at once (after 41 and before, read
+//!                         from the stream if not heard yet) → 200 {"id":42}
 //! receive(news 42)        last id 41 → keep 42, fan out
 //! receive(news 45)        last id 42 → a hole: read 43, 44 from the stream,
 //!                                      keep 43, 44, 45 in order
@@ -51,7 +53,7 @@ impl Hub {
     ) -> Result<Receipt> {
         let (topic, floor) =
             self.with_topic(name, |topic, state| (Arc::clone(topic), state.last_id))?;
-        let (id, _) = cluster
+        let (id, time_ms) = cluster
             .publish(name, data, floor, self.bounds)
             .map_err(|e| {
                 warn!("publish to {name} through Redis failed: {e}");
@@ -62,7 +64,22 @@ impl Hub {
                 }
             })?;
         self.metrics.published.fetch_add(1, Ordering::Relaxed);
-        let receivers = topic.lock().subscribers.len();
+        let (receivers, last_id) = {
+            let state = topic.lock();
+            (state.subscribers.len(), state.last_id)
+        };
+        // Kept here at once (what came before it first), not a channel
+        // trip later: a publisher that then reads this node sees it.
+        let before = if id > last_id + 1 {
+            self.fill(cluster, &topic, Some(id - 1))
+        } else {
+            Some(Vec::new())
+        };
+        if let Some(mut messages) = before.filter(|_| id > last_id) {
+            let data = data.to_vec();
+            messages.push(Stored { id, time_ms, data });
+            self.keep_remote(&topic, messages);
+        }
         Ok(Receipt { id, receivers })
     }
 
@@ -202,15 +219,28 @@ impl Inbox for Hub {
         let Some(cluster) = &self.cluster else {
             return;
         };
-        let live: Vec<Arc<Topic>> = self.registry().live.values().cloned().collect();
-        for topic in live {
-            // Redis may have come back empty: put the count back first.
-            let last_id = topic.lock().last_id;
-            if let Err(e) = cluster.raise(&topic.name, last_id) {
-                warn!("topic {}: count not put back in Redis: {e}", topic.name);
+        let (live, forgotten) = {
+            let registry = self.registry();
+            let live: Vec<Arc<Topic>> = registry.live.values().cloned().collect();
+            (live, registry.forgotten())
+        };
+        // Redis may have come back empty: put every count this node knows
+        // back first, so that no node numbers below it.
+        let known = live
+            .iter()
+            .map(|t| (Arc::clone(&t.name), t.lock().last_id))
+            .chain(forgotten);
+        for (name, last_id) in known {
+            if let Err(e) = cluster.raise(&name, last_id) {
+                warn!("topic {name}: count not put back in Redis: {e}");
+                return;
             }
-            if let Some(missing) = self.fill(cluster, &topic, None) {
-                self.keep_remote(&topic, missing);
+        }
+        for topic in live {
+            match self.fill(cluster, &topic, None) {
+                Some(missing) => self.keep_remote(&topic, missing),
+                // Redis is gone again: the next reconnect resyncs.
+                None => return,
             }
         }
     }
