@@ -56,7 +56,8 @@ pub struct Metrics {
     pub redis_rtt_us: AtomicU64,
     /// Times the Redis listener connected again after losing Redis.
     pub redis_reconnects: AtomicU64,
-    /// Messages read from a Redis stream to fill a hole in a topic's ids.
+    /// Messages read from a Redis stream: holes in a topic's ids, a
+    /// subscriber's catch-up, a resync after a reconnect.
     pub redis_holes_filled: AtomicU64,
     /// Messages heard on the Redis channel that other nodes published.
     pub redis_received: AtomicU64,
@@ -172,7 +173,7 @@ impl Metrics {
             ),
             (
                 "redis_holes_filled_total",
-                "Messages read from a topic's Redis stream to fill a hole in its ids.",
+                "Messages read from a topic's Redis stream: holes in its ids, catch-ups, resyncs.",
                 &self.redis_holes_filled,
             ),
             (
