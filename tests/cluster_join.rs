@@ -19,8 +19,6 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use support::*;
 
@@ -41,31 +39,6 @@ fn publish_five(addr: SocketAddr, topic: &str) -> Log {
         assert_eq!(pair[1].0, pair[0].0 + 1, "ids not consecutive: {pair:?}");
     }
     sent
-}
-
-/// Runs `tinypush serve` with `args` and `env`, expecting it to exit by
-/// itself within 10 s; its exit code and log.
-fn refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("TINYPUSH_REDIS")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tinypush");
-    let lines = read_lines(child.stderr.take().expect("piped"), "refused".into());
-    let mut log = String::new();
-    let ended = until_eof(&lines, Duration::from_secs(10), |l| {
-        log.push_str(&l);
-        log.push('\n');
-    });
-    let _ = child.kill();
-    let status = child.wait().expect("wait");
-    assert!(ended, "still running: {log}");
-    (status.code(), log)
 }
 
 #[test]

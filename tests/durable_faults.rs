@@ -10,33 +10,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use support::*;
-
-/// Runs `tinypush serve ARGS`, expecting it to exit by itself; returns the
-/// exit code and its stderr.
-fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tinypush");
-    let lines = read_lines(child.stderr.take().expect("piped"), "refused".into());
-    let mut text = String::new();
-    let ended = until_eof(&lines, Duration::from_secs(10), |l| {
-        text.push_str(&l);
-        text.push('\n');
-    });
-    let _ = child.kill();
-    let status = child.wait().expect("wait");
-    assert!(ended, "still running: {text}");
-    (status.code(), text)
-}
 
 /// Publishes 50 messages, stops, damages the file with `damage`, starts
 /// again: the file is set aside, ids go on above the old ones, and an old
@@ -104,7 +79,7 @@ fn a_file_overwritten_is_set_aside_and_ids_still_go_forward() {
 fn a_data_dir_in_use_or_unusable_is_one_line_and_exit_1() {
     let dir = DataDir::new("held");
     let _holder = serve(&dir, &[]);
-    let (code, log) = refused(&["--data-dir", dir.arg()]);
+    let (code, log) = refused(&["--data-dir", dir.arg()], &[]);
     assert_eq!(code, Some(1), "{log}");
     let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
     assert_eq!(errors.len(), 1, "{log}");
@@ -114,7 +89,7 @@ fn a_data_dir_in_use_or_unusable_is_one_line_and_exit_1() {
     let blocker = DataDir::new("blocker");
     std::fs::write(&blocker.0, b"not a folder").expect("write");
     let inside = Path::new(blocker.arg()).join("data");
-    let (code, log) = refused(&["--data-dir", inside.to_str().expect("UTF-8")]);
+    let (code, log) = refused(&["--data-dir", inside.to_str().expect("UTF-8")], &[]);
     assert_eq!(code, Some(1), "{log}");
     assert!(
         log.contains("cannot use") && log.contains("history.redb"),

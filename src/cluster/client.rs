@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, Script};
 
+use super::url::redacted;
 use crate::metrics::Metrics;
 use crate::store::{Bounds, Stored};
 
@@ -259,21 +260,6 @@ impl Cluster {
     }
 }
 
-/// `url` with any password in it replaced, for the log:
-/// `redis://:s3cret@host:6379/0` → `redis://:REDACTED@host:6379/0`.
-pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    match rest.split_once('@') {
-        Some((user, host)) => {
-            let name = user.split_once(':').map_or("", |(name, _)| name);
-            format!("{scheme}://{name}:REDACTED@{host}")
-        }
-        None => url.to_string(),
-    }
-}
-
 /// One stream entry, `["42-0", ["t", "1763755200000", "d", "hi"]]`, as a
 /// message; `None` for an entry not written by the script. (The hub
 /// checks what it takes: an id in range, a UTF-8 body.)
@@ -288,20 +274,4 @@ fn entry((id, fields): &(String, Vec<Vec<u8>>)) -> Option<Stored> {
         time_ms,
         data: data.clone(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_password_in_the_url_is_not_logged() {
-        let shown = redacted("redis://:s3cret@10.0.0.5:6379/0");
-        assert_eq!(shown, "redis://:REDACTED@10.0.0.5:6379/0");
-        assert_eq!(redacted("redis://app:pw@h/1"), "redis://app:REDACTED@h/1");
-        assert_eq!(
-            redacted("redis://127.0.0.1:6379/0"),
-            "redis://127.0.0.1:6379/0"
-        );
-    }
 }

@@ -29,6 +29,8 @@
 
 mod client;
 mod listen;
+mod url;
 
-pub use client::{CHANNEL, Cluster, Held, redacted};
+pub use client::{CHANNEL, Cluster, Held};
 pub use listen::{Inbox, Remote, listen};
+pub use url::redacted;

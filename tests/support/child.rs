@@ -255,3 +255,30 @@ pub fn until_eof(lines: &Receiver<String>, limit: Duration, mut each: impl FnMut
         }
     }
 }
+
+/// Runs `tinypush serve --addr 127.0.0.1:0 ARGS` with `env` (and without
+/// `TINYPUSH_REDIS` or `TINYPUSH_PUBLISH_TOKEN` from ours), expecting it to
+/// exit by itself within 10 s; returns its exit code and its log.
+pub fn refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("TINYPUSH_REDIS")
+        .env_remove("TINYPUSH_PUBLISH_TOKEN")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tinypush");
+    let lines = read_lines(child.stderr.take().expect("piped"), "refused".into());
+    let mut log = String::new();
+    let ended = until_eof(&lines, Duration::from_secs(10), |l| {
+        log.push_str(&l);
+        log.push('\n');
+    });
+    let _ = child.kill();
+    let status = child.wait().expect("wait");
+    assert!(ended, "still running: {log}");
+    (status.code(), log)
+}

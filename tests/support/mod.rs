@@ -33,7 +33,7 @@ mod topics;
 mod websocket;
 
 #[allow(unused_imports)]
-pub use child::{ChildServer, read_lines, until_eof};
+pub use child::{ChildServer, read_lines, refused, until_eof};
 #[allow(unused_imports)]
 pub use durable::{DataDir, ndjson_since, serve, stop};
 #[allow(unused_imports)]
