@@ -212,6 +212,12 @@ impl Cluster {
         &self,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
+        if !self.listening.load(Ordering::Relaxed) {
+            // The listener is reconnecting: Redis is away, and each caller
+            // would wait out a connect timeout to learn it again.
+            let away = std::io::Error::new(std::io::ErrorKind::NotConnected, "Redis is away");
+            return Err(away.into());
+        }
         let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut con = match taken {
             Some(con) => con,
