@@ -19,13 +19,13 @@ cluster-test:
 	$(CARGO) test --no-fail-fast --test 'cluster*' -- --ignored
 
 # Browser tests of the demo page (e2e/): Debian's chromium driven by the npm
-# package playwright-core, against the release server and through nginx with the
-# README's location block; both packages installed when missing. Screenshots in
+# package playwright-core, against the release server and through nginx and Caddy
+# configured as the README says; the three installed when missing. Screenshots in
 # target/e2e/. `make test` stays browser-free.
 e2e: release
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/caddy ]; then \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-		$$sudo apt-get update && $$sudo apt-get install -y chromium nginx; \
+		$$sudo apt-get update && $$sudo apt-get install -y chromium nginx caddy; \
 	fi
 	cd e2e && npm ci --no-audit --no-fund
 	cd e2e && node --test --test-concurrency=1 tests/

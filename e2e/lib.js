@@ -17,6 +17,7 @@ const BINARY = path.join(ROOT, "target/release/tinypush");
 const ARTIFACTS = path.join(ROOT, "target/e2e");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const NGINX = fs.existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
+const CADDY = fs.existsSync("/usr/bin/caddy") ? "/usr/bin/caddy" : "caddy";
 
 // A port nobody holds now: bind port 0 and read what the kernel chose.
 function freePort() {
@@ -146,6 +147,42 @@ ${proxied.replace(/^/gm, "    ")}
   };
 }
 
+// The README's Caddyfile, copied out of README.md, with only the site address
+// (plain http on a free port) and the upstream changed; in the global options
+// the admin API off, so nothing else listens, and a 2 s grace period: Caddy
+// 2.6 otherwise waits about 100 s at SIGTERM for the proxied streams.
+async function startCaddy({ upstreamPort }) {
+  const port = await freePort();
+  const dir = tempDir("caddy");
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const block = [...readme.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes("reverse_proxy"));
+  assert.ok(block, "README.md has a Caddyfile block with reverse_proxy");
+  const site = block.replace(/^example\.com \{/, `http://127.0.0.1:${port} {`).replace("reverse_proxy 127.0.0.1:8080", `reverse_proxy 127.0.0.1:${upstreamPort}`);
+  assert.notEqual(site, block);
+  const config = `{\n\tadmin off\n\tgrace_period 2s\n}\n${site}`;
+  fs.writeFileSync(path.join(dir, "Caddyfile"), config);
+  const child = spawn(CADDY, ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
+  });
+  let log = "";
+  child.stderr.on("data", (d) => { log += d; });
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  const origin = `http://127.0.0.1:${port}`;
+  await until(`caddy on ${origin}`, async () => {
+    if (child.exitCode !== null) throw new Error(`caddy exited: ${log}`);
+    return healthy(origin);
+  });
+  return {
+    origin,
+    config,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
 // A fresh Chromium profile; every console message and every request is kept
 // on the returned object for the tests' final assertions.
 async function launch(name) {
@@ -198,4 +235,4 @@ function screenshotPath(name) {
   return path.join(ARTIFACTS, name);
 }
 
-module.exports = { freePort, tempDir, startServer, startNginx, publish, launch, assertClean, screenshotPath, until, readmeNginxBlock };
+module.exports = { freePort, tempDir, startServer, startNginx, startCaddy, publish, launch, assertClean, screenshotPath, until, readmeNginxBlock };

@@ -1,74 +1,7 @@
-// The page through a real nginx configured with the README's own `location`
-// block (copied out of README.md, only proxy_pass pointed at the test's
-// server): SSE, the chunked stream and WebSocket must pass through unbuffered.
+// The page through nginx with the README's `location` block (see ../proxy.js).
 "use strict";
 
-const assert = require("node:assert/strict");
-const { test, before, after } = require("node:test");
-const { freePort, tempDir, startServer, startNginx, publish, launch, assertClean, screenshotPath } = require("../lib");
+const { startNginx } = require("../lib");
+const { proxyTests } = require("../proxy");
 
-let server;
-let nginx;
-let browser;
-let page;
-
-before(async () => {
-  server = await startServer({ port: await freePort(), dataDir: tempDir("data") });
-  nginx = await startNginx({ upstreamPort: server.port });
-  browser = await launch("nginx");
-  page = browser.page;
-  await page.goto(`${nginx.origin}/`);
-});
-
-after(async () => {
-  await browser?.close();
-  await nginx?.stop();
-  await server?.stop();
-});
-
-test("the config is the README's block", () => {
-  assert.match(nginx.config, /proxy_buffering off;/);
-  assert.match(nginx.config, /proxy_set_header Host \$http_host;/);
-});
-
-test("SSE through nginx: the counter counts", async () => {
-  await page.locator("#counter-state[data-state=open]").waitFor();
-  await page.waitForFunction(() => Number(document.querySelector("#counter-value").textContent) >= 1);
-  const first = Number(await page.locator("#counter-value").textContent());
-  await page.waitForFunction((n) => Number(document.querySelector("#counter-value").textContent) >= n + 2, first, { timeout: 5000 });
-});
-
-test("the chunked stream through nginx arrives line by line", async () => {
-  await page.fill("#stream-count", "3");
-  await page.fill("#stream-interval", "250");
-  await page.click("#stream-run");
-  await page.locator("#stream-lines code", { hasText: /^bye$/ }).waitFor({ timeout: 5000 });
-  const lines = await page.locator("#stream-lines code").allTextContents();
-  assert.deepEqual(lines, ["start", "hoge:0", "hoge:1", "hoge:2", "message is over", "bye"]);
-  const ms = await page.locator("#stream-lines li").evaluateAll((lis) => lis.map((li) => Number(li.dataset.ms)));
-  for (let i = 2; i <= 3; i++) assert.ok(ms[i] - ms[i - 1] >= 150, `buffered? line ${i} came ${ms[i] - ms[i - 1]} ms after the one before: ${ms}`);
-});
-
-test("WebSocket through nginx: echo, and the origin check passes with $http_host", async () => {
-  await page.click("#ws-toggle");
-  await page.locator("#ws-state[data-state=open]").waitFor();
-  await page.fill("#ws-text", "through nginx");
-  await page.press("#ws-text", "Enter");
-  await page.locator("#ws-log li", { hasText: "← through nginx" }).waitFor();
-  await page.click("#ws-toggle");
-  await page.locator("#ws-state[data-state=closed]").waitFor();
-});
-
-test("topics through nginx: SSE and WebSocket subscriptions both get a message", async () => {
-  await page.check("input[name=transport][value=sse]");
-  await page.click("#sub-add");
-  await page.check("input[name=transport][value=ws]");
-  await page.click("#sub-add");
-  await page.locator("#subs li[data-sub] .state[data-state=open]").nth(1).waitFor();
-  const receipt = await publish(nginx.origin, "news", "via the proxy");
-  assert.equal(receipt.receivers, 2);
-  for (const sub of [1, 2]) await page.locator(`#messages tr.message[data-sub="${sub}"]`, { hasText: "via the proxy" }).waitFor();
-  await page.locator("#m-sse .value", { hasText: /^[1-9]/ }).waitFor();
-  await page.screenshot({ path: screenshotPath("page-nginx.png"), fullPage: true });
-  assertClean(browser.seen, nginx.origin);
-});
+proxyTests("nginx", startNginx, [/proxy_buffering off;/, /proxy_set_header Host \$http_host;/]);
