@@ -3,7 +3,7 @@
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test cluster-test lint release check autobahn bench bench-quick bench-build
+.PHONY: run test cluster-test e2e lint release check autobahn bench bench-quick bench-build
 
 run:
 	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static --data-dir data
@@ -17,6 +17,18 @@ test:
 cluster-test:
 	bash scripts/ensure-redis.sh
 	$(CARGO) test --no-fail-fast --test 'cluster*' -- --ignored
+
+# Browser tests of the demo page (e2e/): Debian's chromium driven by the npm
+# package playwright-core, against the release server and through nginx and Caddy
+# configured as the README says; the three installed when missing. Screenshots in
+# target/e2e/. `make test` stays browser-free.
+e2e: release
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/caddy ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update && $$sudo apt-get install -y chromium nginx caddy; \
+	fi
+	cd e2e && npm ci --no-audit --no-fund
+	cd e2e && node --test --test-concurrency=1 tests/
 
 lint:
 	$(CARGO) fmt --check
