@@ -50,11 +50,7 @@ pub fn millis(req: &Request, name: &str, default: u64, why: &'static str) -> Res
 /// 400 when the cursor is not a whole number from 0 to [`MAX_ID`].
 pub fn cursor(req: &Request, header: bool) -> Result<Option<u64>> {
     const WHY: &str = "since and Last-Event-ID must be whole numbers from 0 to 9007199254740991";
-    let from_header = header
-        .then(|| req.header("Last-Event-ID").map(str::trim))
-        .flatten()
-        .filter(|v| !v.is_empty());
-    match from_header.or_else(|| req.query("since")) {
+    match cursor_text(req, header) {
         None => Ok(None),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n <= MAX_ID => Ok(Some(n)),
@@ -63,20 +59,33 @@ pub fn cursor(req: &Request, header: bool) -> Result<Option<u64>> {
     }
 }
 
+/// The cursor as the request carries it: `Last-Event-ID` when `header`
+/// (SSE) and not empty, else `?since=`; `None` when neither.
+pub fn cursor_text(req: &Request, header: bool) -> Option<&str> {
+    let from_header = header
+        .then(|| req.header("Last-Event-ID").map(str::trim))
+        .flatten()
+        .filter(|v| !v.is_empty());
+    from_header.or_else(|| req.query("since"))
+}
+
+/// A GET of `target`, with `Last-Event-ID` when given: for unit tests.
+#[cfg(test)]
+pub fn get(target: &str, last_event_id: Option<&str>) -> Request {
+    Request {
+        method: "GET".into(),
+        target: target.into(),
+        minor_version: 1,
+        headers: last_event_id
+            .map(|v| vec![("Last-Event-ID".to_string(), v.to_string())])
+            .unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::get as req;
     use super::*;
-
-    fn req(target: &str, last_event_id: Option<&str>) -> Request {
-        Request {
-            method: "GET".into(),
-            target: target.into(),
-            minor_version: 1,
-            headers: last_event_id
-                .map(|v| vec![("Last-Event-ID".to_string(), v.to_string())])
-                .unwrap_or_default(),
-        }
-    }
 
     #[test]
     fn cursors() {

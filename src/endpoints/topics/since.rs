@@ -23,6 +23,7 @@ use std::collections::HashSet;
 
 use percent_encoding::percent_decode_str;
 
+use crate::endpoints::params::cursor_text;
 use crate::error::{Error, Result};
 use crate::http::request::Request;
 use crate::hub::{MAX_ID, Since, valid_topic};
@@ -55,11 +56,7 @@ pub enum Cursor {
 /// # Errors
 /// 400 when the value is not one of the forms.
 pub fn requested(req: &Request, header: bool) -> Result<Option<Cursor>> {
-    let from_header = header
-        .then(|| req.header("Last-Event-ID").map(str::trim))
-        .flatten()
-        .filter(|v| !v.is_empty());
-    let Some(text) = from_header.or_else(|| req.query("since")) else {
+    let Some(text) = cursor_text(req, header) else {
         return Ok(None);
     };
     let text = percent_decode_str(text)
@@ -146,16 +143,7 @@ mod tests {
 
     use super::*;
 
-    fn req(target: &str, last_event_id: Option<&str>) -> Request {
-        Request {
-            method: "GET".into(),
-            target: target.into(),
-            minor_version: 1,
-            headers: last_event_id
-                .map(|v| vec![("Last-Event-ID".to_string(), v.to_string())])
-                .unwrap_or_default(),
-        }
-    }
+    use crate::endpoints::params::get as req;
 
     fn every(since: Since) -> Cursor {
         Cursor::Every(since)
