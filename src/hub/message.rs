@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::Error;
+use crate::store::Stored;
 
 /// One published message, shared by the history and every subscriber's queue.
 #[derive(Debug)]
@@ -50,6 +51,25 @@ impl Published {
     /// The body as text.
     pub fn text(&self) -> &str {
         std::str::from_utf8(&self.data).expect("a published body is a String's bytes")
+    }
+}
+
+impl Published {
+    /// A message read back from the disk or from Redis, when it may be
+    /// kept: its id in 1 to [`MAX_ID`] (one more is always possible) and its
+    /// body UTF-8 text (every encoding reads it as text). A checksum or a
+    /// shared Redis does not promise that: anyone may write there.
+    pub fn read_back(topic: &Arc<str>, m: Stored) -> Option<Arc<Published>> {
+        let text = std::str::from_utf8(&m.data).is_ok();
+        ((1..=MAX_ID).contains(&m.id) && text).then(|| {
+            Arc::new(Published {
+                id: m.id,
+                topic: Arc::clone(topic),
+                time_ms: m.time_ms,
+                data: Bytes::from(m.data),
+                encoded: Encodings::default(),
+            })
+        })
     }
 }
 

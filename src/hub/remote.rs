@@ -26,10 +26,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
 use log::warn;
 
-use super::message::{Encodings, Published, Receipt, Since};
+use super::message::{Published, Receipt, Since};
 use super::topic::{Start, Topic};
 use super::{Hub, MAX_ID, valid_topic};
 use crate::cluster::{Cluster, Inbox, Remote};
@@ -89,12 +88,11 @@ impl Hub {
             warn!("history of {name} not read from Redis: {e}");
             AWAY
         })?;
-        let messages: Vec<Stored> = held.messages.into_iter().filter(acceptable).collect();
         let loaded = crate::store::Loaded {
             last_id: held.last_id.min(MAX_ID),
             base: 0,
-            last_time_ms: messages.last().map_or(0, |m| m.time_ms),
-            messages,
+            last_time_ms: held.messages.last().map_or(0, |m| m.time_ms),
+            messages: held.messages,
         };
         Ok(Start::from_disk(name, loaded))
     }
@@ -126,18 +124,12 @@ impl Hub {
     /// and has them fanned out.
     fn keep_remote(&self, topic: &Arc<Topic>, messages: Vec<Stored>) {
         let mut state = topic.lock();
-        for m in messages.into_iter().filter(acceptable) {
-            if m.id <= state.last_id {
-                continue;
+        for m in messages {
+            if m.id > state.last_id
+                && let Some(message) = Published::read_back(&topic.name, m)
+            {
+                state.keep(message, self.bounds);
             }
-            let message = Arc::new(Published {
-                id: m.id,
-                topic: Arc::clone(&topic.name),
-                time_ms: m.time_ms,
-                data: Bytes::from(m.data),
-                encoded: Encodings::default(),
-            });
-            state.keep(message, self.bounds);
         }
         let schedule = state.take_schedule();
         drop(state);
@@ -163,14 +155,6 @@ impl Hub {
             }
         }
     }
-}
-
-/// Whether a message from Redis may be kept: its id in 1 to [`MAX_ID`]
-/// (one more is always possible), its body UTF-8 text (every encoding
-/// reads it as text). Redis is shared: anyone may write to its keys.
-fn acceptable(m: &Stored) -> bool {
-    let text = std::str::from_utf8(&m.data).is_ok();
-    (1..=MAX_ID).contains(&m.id) && text
 }
 
 impl Inbox for Hub {

@@ -93,17 +93,12 @@ impl Start {
         }
     }
 
-    /// Where a durable topic begins: what the store read.
+    /// Where a durable (or Redis) topic begins: what was read back.
     pub fn from_disk(name: &Arc<str>, loaded: Loaded) -> Start {
-        let history = loaded.messages.into_iter().map(|m| {
-            Arc::new(Published {
-                id: m.id,
-                topic: Arc::clone(name),
-                time_ms: m.time_ms,
-                data: Bytes::from(m.data),
-                encoded: Encodings::default(),
-            })
-        });
+        let history = loaded
+            .messages
+            .into_iter()
+            .filter_map(|m| Published::read_back(name, m));
         Start {
             last_id: loaded.last_id,
             base: loaded.base,
