@@ -47,41 +47,68 @@ async function until(what, check, ms = 10000) {
   }
 }
 
+// Every request the tests make gives up after this long (a stuck upstream
+// behind a proxy would otherwise hold a fetch for the proxy's read timeout).
+const FETCH_MS = 2000;
+// The longest a process may take to exit once asked; then it is killed.
+const EXIT_MS = 10000;
+
 async function healthy(origin) {
-  const response = await fetch(`${origin}/healthz`);
+  const response = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(FETCH_MS) });
   return response.status === 200;
+}
+
+// Runs `command` (stderr kept), waits until `origin`/healthz answers 200,
+// and returns { log, stop }. stop() sends `stopSignal`, waits at most
+// EXIT_MS for the exit (then SIGKILL, and the test fails), and resolves
+// to the exit { code, signal }.
+async function runUntilHealthy(what, command, args, { origin, stopSignal, env }) {
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"], env });
+  let log = "";
+  child.stderr.on("data", (d) => { log += d; });
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  await until(`${what} on ${origin}`, async () => {
+    if (child.exitCode !== null) throw new Error(`${what} exited: ${log}`);
+    return healthy(origin);
+  });
+  return {
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill(stopSignal);
+      let timer;
+      const late = new Promise((resolve) => { timer = setTimeout(resolve, EXIT_MS, null); });
+      const ended = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (ended === null) {
+        child.kill("SIGKILL");
+        assert.fail(`${what} did not exit within ${EXIT_MS} ms of ${stopSignal}: ${log}`);
+      }
+      return ended;
+    },
+  };
 }
 
 // target/release/tinypush serve on 127.0.0.1:port with the repository's
 // static/ and a data folder of the test's own; resolves once /healthz is 200.
 async function startServer({ port, dataDir }) {
-  const child = spawn(BINARY, ["serve", "--addr", `127.0.0.1:${port}`, "--static-dir", path.join(ROOT, "static"), "--data-dir", dataDir], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  child.stderr.on("data", (d) => { log += d; });
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   const origin = `http://127.0.0.1:${port}`;
-  await until(`the server on ${origin}`, async () => {
-    if (child.exitCode !== null) throw new Error(`server exited: ${log}`);
-    return healthy(origin);
-  });
+  const args = ["serve", "--addr", `127.0.0.1:${port}`, "--static-dir", path.join(ROOT, "static"), "--data-dir", dataDir];
+  const run = await runUntilHealthy("the server", BINARY, args, { origin, stopSignal: "SIGTERM" });
   return {
     origin,
     port,
-    log: () => log,
+    log: run.log,
     // SIGTERM: a graceful stop (streams ended cleanly); resolves on exit 0.
     async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      const { code, signal } = await exited;
-      assert.equal(code, 0, `server exit ${code} ${signal}: ${log}`);
+      const { code, signal } = await run.stop();
+      assert.equal(code, 0, `server exit ${code} ${signal}: ${run.log()}`);
     },
   };
 }
 
 // POST /topics/{topic} from the test itself → the receipt {id, topic, receivers}.
 async function publish(origin, topic, body) {
-  const response = await fetch(`${origin}/topics/${topic}`, { method: "POST", body });
+  const response = await fetch(`${origin}/topics/${topic}`, { method: "POST", body, signal: AbortSignal.timeout(FETCH_MS) });
   assert.equal(response.status, 200);
   return response.json();
 }
@@ -128,23 +155,10 @@ ${proxied.replace(/^/gm, "    ")}
 }
 `;
   fs.writeFileSync(path.join(dir, "nginx.conf"), config);
-  const child = spawn(NGINX, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr.on("data", (d) => { log += d; });
-  const exited = new Promise((resolve) => child.on("exit", resolve));
   const origin = `http://127.0.0.1:${port}`;
-  await until(`nginx on ${origin}`, async () => {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${log}`);
-    return healthy(origin);
-  });
-  return {
-    origin,
-    config,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGQUIT");
-      await exited;
-    },
-  };
+  const args = ["-p", dir, "-c", path.join(dir, "nginx.conf")];
+  const run = await runUntilHealthy("nginx", NGINX, args, { origin, stopSignal: "SIGQUIT" });
+  return { origin, config, stop: run.stop };
 }
 
 // The README's Caddyfile, copied out of README.md, with only the site address
@@ -161,26 +175,11 @@ async function startCaddy({ upstreamPort }) {
   assert.notEqual(site, block);
   const config = `{\n\tadmin off\n\tgrace_period 2s\n}\n${site}`;
   fs.writeFileSync(path.join(dir, "Caddyfile"), config);
-  const child = spawn(CADDY, ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
-  });
-  let log = "";
-  child.stderr.on("data", (d) => { log += d; });
-  const exited = new Promise((resolve) => child.on("exit", resolve));
   const origin = `http://127.0.0.1:${port}`;
-  await until(`caddy on ${origin}`, async () => {
-    if (child.exitCode !== null) throw new Error(`caddy exited: ${log}`);
-    return healthy(origin);
-  });
-  return {
-    origin,
-    config,
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      await exited;
-    },
-  };
+  const args = ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")];
+  const env = { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir };
+  const run = await runUntilHealthy("caddy", CADDY, args, { origin, stopSignal: "SIGTERM", env });
+  return { origin, config, stop: run.stop };
 }
 
 // A fresh Chromium profile; every console message and every request is kept

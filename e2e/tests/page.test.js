@@ -172,7 +172,7 @@ test("labelled controls, phone width, favicon, screenshot, nothing from outside,
   assert.equal(icon, `${server.origin}/favicon.svg`);
   assert.ok(browser.seen.requests.includes(icon), "the browser asked for /favicon.svg");
   assert.ok(!browser.seen.requests.some((u) => u.endsWith("/favicon.ico")), "and not for /favicon.ico");
-  const favicon = await fetch(icon);
+  const favicon = await fetch(icon, { signal: AbortSignal.timeout(2000) });
   assert.equal(favicon.headers.get("content-type"), "image/svg+xml");
   // At phone width nothing overflows sideways.
   await page.setViewportSize({ width: 375, height: 800 });
