@@ -92,7 +92,7 @@ fn text_after_a_rejected_binary_frame_is_not_published() {
 // ---- the publish token ----
 
 fn token_server() -> TestServer {
-    start_server_with(|c| c.topics.publish_token = Some("s3cret".into()))
+    start_server_with(|c| c.access.publish_token = Some("s3cret".into()))
 }
 
 #[test]

@@ -146,7 +146,7 @@ fn same_host_origin_gets_101() {
 
 #[test]
 fn listed_origin_gets_101() {
-    let server = start_server_with(|c| c.ws.allow_origins = vec!["https://app.example".into()]);
+    let server = start_server_with(|c| c.access.cors_origins = vec!["https://app.example".into()]);
     let mut c = connect(server.addr);
     c.send(&ws_handshake("/echo", &["Origin: https://app.example"]));
     assert_eq!(c.head().status, 101);
@@ -157,7 +157,7 @@ fn listed_origin_gets_101() {
 
 #[test]
 fn star_allows_any_origin() {
-    let server = start_server_with(|c| c.ws.allow_origins = vec!["*".into()]);
+    let server = start_server_with(|c| c.access.cors_origins = vec!["*".into()]);
     let mut c = connect(server.addr);
     c.send(&ws_handshake("/echo", &["Origin: http://evil.example"]));
     assert_eq!(c.head().status, 101);

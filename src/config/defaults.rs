@@ -52,5 +52,7 @@ pub const MAX_SUBSCRIBERS: usize = 10_000;
 pub const SUBSCRIBER_QUEUE: usize = 256;
 /// A topic with no subscribers and no publish for this long is forgotten.
 pub const TOPIC_IDLE: Duration = Duration::from_secs(600);
+/// Most connections open at once from one client address.
+pub const MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Descriptors kept free for the listener, the watcher, logs and static files.
 pub const RESERVED_FDS: u64 = 32;

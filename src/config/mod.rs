@@ -20,9 +20,11 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
+mod access;
 mod defaults;
 mod values;
 
+pub use access::{AccessConfig, Anonymous};
 pub use defaults::*;
 use values::{any_duration, any_size, nonzero_count, nonzero_duration, nonzero_size, size, time};
 
@@ -44,6 +46,9 @@ pub struct Config {
     /// Topics, their history and their subscribers.
     #[command(flatten, next_help_heading = "Topics")]
     pub topics: TopicConfig,
+    /// Tokens, other origins and per-client limits.
+    #[command(flatten, next_help_heading = "Access")]
+    pub access: AccessConfig,
 }
 
 /// Limits on requests and connections.
@@ -88,10 +93,6 @@ pub struct HttpConfig {
 /// WebSocket limits, origins and liveness.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct WsConfig {
-    /// An origin (like https://example.com) allowed to open WebSockets besides
-    /// the server's own; repeatable; '*' allows every origin.
-    #[arg(long = "allow-origin", value_name = "URL")]
-    pub allow_origins: Vec<String>,
     /// A WebSocket subprotocol we speak; repeatable, in order of preference.
     #[arg(long = "ws-protocol", value_name = "NAME")]
     pub protocols: Vec<String>,
@@ -116,7 +117,7 @@ pub struct WsConfig {
     pub queue: usize,
 }
 
-/// Topics: history bounds, caps and who may publish.
+/// Topics: history bounds and caps.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct TopicConfig {
     /// Messages each topic keeps for subscribers resuming with a cursor.
@@ -162,14 +163,6 @@ pub struct TopicConfig {
     /// Forget a topic with no subscribers and no publish for this long.
     #[arg(long = "topic-idle", default_value = time(TOPIC_IDLE), value_parser = any_duration, value_name = "DURATION")]
     pub idle: Duration,
-    /// Require `Authorization: Bearer TOKEN` to publish.
-    #[arg(
-        long,
-        env = "TINYPUSH_PUBLISH_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub publish_token: Option<String>,
 }
 
 impl Default for Config {
@@ -199,7 +192,7 @@ impl Config {
     /// # Errors
     /// One line naming the flags that disagree.
     pub fn check(mut self) -> Result<Config, String> {
-        self.topics.publish_token = self.topics.publish_token.filter(|t| !t.is_empty());
+        self.access.publish_token = self.access.publish_token.filter(|t| !t.is_empty());
         self.topics.redis = self.topics.redis.filter(|u| !u.is_empty());
         if self.topics.redis.is_some() && self.topics.data_dir.is_some() {
             // With Redis the history lives there; a file beside it would
@@ -229,7 +222,7 @@ mod tests {
         assert_eq!(c.ws.max_frame_bytes, WS_MAX_MESSAGE_BYTES);
         assert_eq!(c.topics.history_bytes, TOPIC_HISTORY_BYTES);
         assert_eq!(c.topics.idle, TOPIC_IDLE);
-        assert_eq!(c.topics.publish_token, None);
+        assert_eq!(c.access.publish_token, None);
         assert_eq!(c.clone().check(), Ok(c));
     }
 

@@ -20,7 +20,7 @@ use crate::ws::{self, handshake};
 
 /// `GET /echo`, `GET /socket` (no heartbeat) and `GET /ws` (heartbeat).
 pub fn echo(x: &mut Exchange, app: &App, heartbeat: bool) -> Result<Outcome> {
-    let accepted = handshake::check(x.req, &x.shared.config.ws)?;
+    let accepted = handshake::check(x.req, &x.shared.config)?;
     let options = app.ws_options(x.shared, heartbeat)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
     x.gauge.set(Kind::Ws);

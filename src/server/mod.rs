@@ -120,7 +120,7 @@ impl Server {
         let url = format!("http://{}", self.addr);
         info!("listening on {url}");
         info!("try: curl -N {}/stream", try_url(self.addr));
-        if !self.addr.ip().is_loopback() && self.shared.config.topics.publish_token.is_none() {
+        if !self.addr.ip().is_loopback() && self.shared.config.access.publish_token.is_none() {
             warn!(
                 "listening beyond loopback with no --publish-token: anyone who can reach {url} can publish"
             );

@@ -34,7 +34,7 @@
 
 use tungstenite::handshake::derive_accept_key;
 
-use crate::config::WsConfig;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::request::Request;
 use crate::http::response::Head;
@@ -53,7 +53,7 @@ pub struct Accepted {
 /// # Errors
 /// 405 for a method other than GET, 400 for a malformed upgrade, 426 for a
 /// version other than 13, 403 for an origin not allowed.
-pub fn check(req: &Request, config: &WsConfig) -> Result<Accepted> {
+pub fn check(req: &Request, config: &Config) -> Result<Accepted> {
     if req.method != "GET" {
         return Err(Error::MethodNotAllowed("GET"));
     }
@@ -77,13 +77,13 @@ pub fn check(req: &Request, config: &WsConfig) -> Result<Accepted> {
     }
     let host = req.header("Host").unwrap_or("");
     if let Some(origin) = req.header("Origin")
-        && !origin_allowed(origin, host, &config.allow_origins)
+        && !origin_allowed(origin, host, &config.access.cors_origins)
     {
         return Err(Error::Forbidden("origin not allowed"));
     }
     Ok(Accepted {
         accept_key: derive_accept_key(key.as_bytes()),
-        protocol: choose_protocol(req, &config.protocols),
+        protocol: choose_protocol(req, &config.ws.protocols),
     })
 }
 
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn rfc_6455_sample_key() {
-        let accepted = check(&upgrade(&[]), &crate::Config::default().ws).unwrap();
+        let accepted = check(&upgrade(&[]), &crate::Config::default()).unwrap();
         assert_eq!(accepted.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(
             switching_head(&accepted).encode(),
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let c = crate::Config::default().ws;
+        let c = crate::Config::default();
         assert!(matches!(
             check(&upgrade(&[("Sec-WebSocket-Version", "8")]), &c),
             Err(Error::UpgradeRequired)
@@ -223,8 +223,8 @@ mod tests {
 
     #[test]
     fn first_offered_protocol_we_speak() {
-        let mut c = crate::Config::default().ws;
-        c.protocols = vec!["chat".into(), "superchat".into()];
+        let mut c = crate::Config::default();
+        c.ws.protocols = vec!["chat".into(), "superchat".into()];
         let req = upgrade(&[("Sec-WebSocket-Protocol", "v2, superchat, chat")]);
         assert_eq!(
             check(&req, &c).unwrap().protocol.as_deref(),

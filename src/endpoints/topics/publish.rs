@@ -28,7 +28,7 @@ pub fn publish(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
     if topic.contains(',') {
         return Err(Error::BadRequest("publish to one topic at a time"));
     }
-    if !may_publish(x.req, x.shared.config.topics.publish_token.as_deref()) {
+    if !may_publish(x.req, x.shared.config.access.publish_token.as_deref()) {
         return Err(Error::Unauthorized);
     }
     let text = String::from_utf8(std::mem::take(&mut x.body)).map_err(|_| Error::NotText)?;

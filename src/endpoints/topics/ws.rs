@@ -42,7 +42,7 @@ const NO_MULTI_PUBLISH: &str = "publish to one topic: /topics/{topic}/ws or POST
 /// Upgrades, subscribes, and publishes what the client sends until it ends.
 pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let hub = &app.hub;
-    let accepted = handshake::check(x.req, &x.shared.config.ws)?;
+    let accepted = handshake::check(x.req, &x.shared.config)?;
     let selection = Selection::read(x.req, list, false)?;
     if selection.poll {
         return Err(Error::BadRequest("poll=1 is for /sse and /stream"));
@@ -53,7 +53,7 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
         Some(_) => return Err(Error::BadRequest("format must be text or json")),
     };
     // Where text from the client goes, or why it closes the connection.
-    let token = x.shared.config.topics.publish_token.as_deref();
+    let token = x.shared.config.access.publish_token.as_deref();
     let publish_to = if selection.is_multi() {
         Err(NO_MULTI_PUBLISH)
     } else if may_publish(x.req, token) {

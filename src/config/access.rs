@@ -1,0 +1,124 @@
+//! Who may do what, and how much of the server one client may take: the
+//! flags of access control, browsers on other origins, and per-client
+//! limits. Read by `access/` (tokens and scopes), `endpoints/cors.rs`,
+//! the WebSocket origin check, and the server's per-client counters.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::MAX_CONNECTIONS_PER_IP;
+use super::values::nonzero_count;
+
+/// Tokens, origins and per-client limits.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// A TOML file of tokens, each with the topic patterns it may publish
+    /// and subscribe to; re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+    /// What a request without a token may do (default: read-write, or read
+    /// once --auth-file or --publish-token is given).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub anonymous: Option<Anonymous>,
+    /// One token that may publish and subscribe to every topic (shorthand
+    /// for a one-token auth file).
+    #[arg(
+        long,
+        env = "TINYPUSH_PUBLISH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub publish_token: Option<String>,
+    /// An origin (like https://app.example) whose pages may publish,
+    /// subscribe and open WebSockets besides the server's own; repeatable;
+    /// '*' allows every origin.
+    #[arg(
+        long = "cors-origin",
+        visible_alias = "allow-origin",
+        value_name = "URL"
+    )]
+    pub cors_origins: Vec<String>,
+    /// Most connections open at once from one client address; past it: 429.
+    #[arg(long, default_value_t = MAX_CONNECTIONS_PER_IP, value_parser = nonzero_count, value_name = "N")]
+    pub max_connections_per_ip: usize,
+    /// Publishes per second one client address may make (a token bucket;
+    /// default: no limit); past it: 429 with Retry-After.
+    #[arg(long, value_parser = nonzero_count, value_name = "N")]
+    pub publish_rate: Option<usize>,
+    /// Publishes one client may make at once before --publish-rate applies
+    /// (default: one second's worth).
+    #[arg(long, value_parser = nonzero_count, value_name = "N", requires = "publish_rate")]
+    pub publish_burst: Option<usize>,
+    /// A reverse proxy (address or CIDR, like 10.0.0.0/8) whose
+    /// X-Forwarded-For names the client for the limits and the access log;
+    /// repeatable.
+    #[arg(long, value_parser = cidr, value_name = "CIDR")]
+    pub trust_proxy: Vec<ipnet::IpNet>,
+}
+
+/// What a request without a token may do.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Anonymous {
+    /// Publish and subscribe to every topic.
+    ReadWrite,
+    /// Subscribe to every topic; publishing needs a token.
+    Read,
+    /// Nothing: every topic request needs a token.
+    None,
+}
+
+impl AccessConfig {
+    /// What a request without a token may do, the default filled in.
+    pub fn anonymous(&self) -> Anonymous {
+        match self.anonymous {
+            Some(mode) => mode,
+            None if self.auth_file.is_some() || self.publish_token.is_some() => Anonymous::Read,
+            None => Anonymous::ReadWrite,
+        }
+    }
+
+    /// Whether a connection from `ip` comes through a trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.trust_proxy.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// `10.0.0.0/8`, `::1/128`, or one address (`10.0.0.5`) for just itself.
+fn cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    match text.parse::<IpAddr>() {
+        Ok(ip) => Ok(ip.into()),
+        Err(_) => text
+            .parse::<ipnet::IpNet>()
+            .map_err(|_| format!("{text} is not an address or a CIDR like 10.0.0.0/8")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_defaults_to_read_once_a_token_exists() {
+        let mut c = crate::Config::default().access;
+        assert_eq!(c.anonymous(), Anonymous::ReadWrite);
+        c.publish_token = Some("s3cret".into());
+        assert_eq!(c.anonymous(), Anonymous::Read);
+        c.anonymous = Some(Anonymous::None);
+        assert_eq!(c.anonymous(), Anonymous::None);
+    }
+
+    #[test]
+    fn proxies_by_address_or_network() {
+        assert_eq!(cidr("10.0.0.5"), Ok("10.0.0.5/32".parse().unwrap()));
+        let c = AccessConfig {
+            trust_proxy: vec![cidr("10.0.0.0/8").unwrap(), cidr("::1").unwrap()],
+            ..crate::Config::default().access
+        };
+        assert!(c.trusts("10.1.2.3".parse().unwrap()));
+        assert!(c.trusts("::1".parse().unwrap()));
+        assert!(!c.trusts("11.0.0.1".parse().unwrap()));
+        assert!(cidr("10.0.0.0/33").unwrap_err().contains("CIDR"));
+    }
+}
