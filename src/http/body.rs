@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use super::inbound::Inbound;
+use super::inbound::{Inbound, Source};
 use super::request::Request;
 use crate::config::HttpConfig;
 use crate::error::{Error, Result, is_timeout};
@@ -92,7 +92,11 @@ pub fn framing(req: &Request, config: &HttpConfig) -> Result<Framing> {
 /// # Errors
 /// 413 past the cap, 400 for bad chunk framing, 408 when too slow, `Io` when
 /// the client hangs up.
-pub fn read_body(inbound: &mut Inbound, framing: Framing, config: &HttpConfig) -> Result<Vec<u8>> {
+pub fn read_body<S: Source>(
+    inbound: &mut Inbound<S>,
+    framing: Framing,
+    config: &HttpConfig,
+) -> Result<Vec<u8>> {
     let deadline = Instant::now() + config.head_timeout;
     match framing {
         Framing::Empty => Ok(Vec::new()),
@@ -101,7 +105,7 @@ pub fn read_body(inbound: &mut Inbound, framing: Framing, config: &HttpConfig) -
     }
 }
 
-fn read_exact(inbound: &mut Inbound, n: usize, deadline: Instant) -> Result<Vec<u8>> {
+fn read_exact<S: Source>(inbound: &mut Inbound<S>, n: usize, deadline: Instant) -> Result<Vec<u8>> {
     while inbound.buffered().len() < n {
         let want = n - inbound.buffered().len();
         fill(inbound, deadline, want.min(64 * 1024))?;
@@ -109,7 +113,11 @@ fn read_exact(inbound: &mut Inbound, n: usize, deadline: Instant) -> Result<Vec<
     Ok(inbound.take(n))
 }
 
-fn read_chunked(inbound: &mut Inbound, max: usize, deadline: Instant) -> Result<Vec<u8>> {
+fn read_chunked<S: Source>(
+    inbound: &mut Inbound<S>,
+    max: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line = read_line(inbound, deadline)?;
@@ -136,7 +144,7 @@ fn read_chunked(inbound: &mut Inbound, max: usize, deadline: Instant) -> Result<
 }
 
 /// Reads one CRLF-terminated line, without the CRLF.
-fn read_line(inbound: &mut Inbound, deadline: Instant) -> Result<Vec<u8>> {
+fn read_line<S: Source>(inbound: &mut Inbound<S>, deadline: Instant) -> Result<Vec<u8>> {
     loop {
         if let Some(end) = inbound.buffered().windows(2).position(|w| w == b"\r\n") {
             let mut line = inbound.take(end + 2);
@@ -150,7 +158,7 @@ fn read_line(inbound: &mut Inbound, deadline: Instant) -> Result<Vec<u8>> {
     }
 }
 
-fn fill(inbound: &mut Inbound, deadline: Instant, max: usize) -> Result<()> {
+fn fill<S: Source>(inbound: &mut Inbound<S>, deadline: Instant, max: usize) -> Result<()> {
     match inbound.fill(deadline, max) {
         Ok(0) => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
         Ok(_) => Ok(()),
