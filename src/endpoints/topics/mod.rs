@@ -61,6 +61,15 @@ mod wire;
 mod ws;
 mod ws_sink;
 
+/// The grammars a subscribe URL is read with, for the fuzz targets
+/// (`fuzz/fuzz_targets/cursor.rs`).
+#[doc(hidden)]
+pub mod grammar {
+    pub use super::position::Positions;
+    pub use super::select::{MAX_TOPICS, Selection, topics};
+    pub use super::since::{Cursor, parse, requested};
+}
+
 use super::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
