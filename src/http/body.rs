@@ -145,10 +145,7 @@ fn read_chunked<S: Source>(
 fn chunk_size(line: &[u8]) -> Option<usize> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     let rest = &line[digits..];
-    let blank = rest
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
+    let blank = rest.iter().take_while(|b| b" \t".contains(b)).count();
     if digits == 0 || !(rest.len() == blank || rest[blank] == b';') {
         return None;
     }
@@ -209,12 +206,8 @@ mod tests {
     }
 
     fn read_chunked_body(wire: &[u8]) -> Result<Vec<u8>> {
-        let mut inbound = Inbound::new(wire);
-        read_body(
-            &mut inbound,
-            Framing::Chunked,
-            &crate::Config::default().http,
-        )
+        let config = crate::Config::default().http;
+        read_body(&mut Inbound::new(wire), Framing::Chunked, &config)
     }
 
     #[test]
