@@ -238,7 +238,8 @@ fn chunk_size(line: &[u8]) -> Option<usize> {
     }
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
     let rest = &line[digits..];
-    let rest = &rest[rest.iter().take_while(|b| matches!(b, b' ' | b'\t')).count()..];
+    let blank = rest.iter().take_while(|b| b" \t".contains(b)).count();
+    let rest = &rest[blank..];
     if digits == 0 || !(rest.is_empty() || rest[0] == b';') {
         return None;
     }

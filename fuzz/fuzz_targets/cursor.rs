@@ -141,7 +141,9 @@ fn percent_decode(text: &str) -> Option<String> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match hex.map(|h| (h, u8::from_str_radix(h, 16))) {
             Some((h, Ok(b))) if bytes[i] == b'%' && !h.starts_with('+') => {
                 out.push(b);

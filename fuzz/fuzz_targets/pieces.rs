@@ -95,8 +95,11 @@ impl<'a> Pieces<'a> {
 
 impl Source for Pieces<'_> {
     fn read_within(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
-        assert!(!timeout.is_zero(), "a zero timeout blocks forever on a socket");
-        if self.cuts.next() % 8 == 0 {
+        assert!(
+            !timeout.is_zero(),
+            "a zero timeout blocks forever on a socket"
+        );
+        if self.cuts.next().is_multiple_of(8) {
             return Err(io::ErrorKind::Interrupted.into());
         }
         if self.rest.is_empty() {

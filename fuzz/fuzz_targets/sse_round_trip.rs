@@ -104,7 +104,11 @@ impl Decoder {
         // Lines end at CRLF, LF or CR; a last line with no end is dropped.
         while let Some(end) = rest.find(['\r', '\n']) {
             let line = &rest[..end];
-            let skip = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
+            let skip = if rest[end..].starts_with("\r\n") {
+                2
+            } else {
+                1
+            };
             rest = &rest[end + skip..];
             if line.is_empty() {
                 events.extend(self.dispatch());
@@ -138,7 +142,11 @@ impl Decoder {
         }
         let mut data = std::mem::take(&mut self.data);
         data.pop();
-        let kind = if kind.is_empty() { "message".into() } else { kind };
+        let kind = if kind.is_empty() {
+            "message".into()
+        } else {
+            kind
+        };
         Some(Dispatched {
             kind,
             data,

@@ -45,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
     let whole = read_frames(leftover, &[one_read, eof].concat(), &options);
 
     for message in &cut.messages {
-        assert!(message.len() <= options.max_message, "{} bytes", message.len());
+        assert!(
+            message.len() <= options.max_message,
+            "{} bytes",
+            message.len()
+        );
     }
     assert_eq!(cut.messages, whole.messages);
     assert_eq!(cut.failed, whole.failed);
