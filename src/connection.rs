@@ -85,7 +85,6 @@ pub fn handle(
         };
         let bytes_before = out.bytes;
         let keep_alive = req.wants_keep_alive() && !shared.shutting_down();
-        let client = forwarded::client(peer.ip(), &req, |ip| shared.limits.is_proxy(ip));
         let mut exchange = Exchange {
             req: &req,
             body,
@@ -93,20 +92,17 @@ pub fn handle(
             out: &mut out,
             stream: &stream,
             peer,
-            client,
+            client: forwarded::client(peer.ip(), &req, |ip| shared.limits.is_proxy(ip)),
             shared,
             gauge: &mut gauge,
             keep_alive,
             extra_headers: Vec::new(),
         };
         let outcome = respond(&mut exchange, app);
-        gauge.set(Kind::Http);
+        let who = Who(peer, exchange.client);
         let (written, ms) = (out.bytes - bytes_before, started.elapsed().as_millis());
         let (method, target, status) = (&req.method, &req.target, outcome.status);
-        info!(
-            "{} \"{method} {target}\" {status} {written} {ms}ms",
-            Who { peer, client }
-        );
+        info!("{who} \"{method} {target}\" {status} {written} {ms}ms");
         if !outcome.keep_alive {
             break;
         }
@@ -150,11 +146,14 @@ fn configure(stream: &TcpStream, shared: &Shared, peer: SocketAddr) -> io::Resul
 /// Routes the request, and answers the error if it fails. A request that
 /// came through a trusted proxy holds its client's place in the per-address
 /// count until then (`limits/`): the proxy's connection carries many clients.
+/// Afterwards the connection counts as plain HTTP again in `/metrics`.
 fn respond(x: &mut Exchange, app: &App) -> Outcome {
     let routed = (x.shared.limits)
         .admit_request(x.peer.ip(), x.client)
         .and_then(|_place| route(x, app));
-    routed.unwrap_or_else(|e| answer(x, &e))
+    let outcome = routed.unwrap_or_else(|e| answer(x, &e));
+    x.gauge.set(Kind::Http);
+    outcome
 }
 
 /// Answers a handler's error; keep-alive goes on if the reply went out.

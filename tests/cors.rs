@@ -132,7 +132,11 @@ fn stream_and_poll_heads_carry_allow_origin() {
         c.send(raw.as_bytes());
         let head = c.head();
         assert_eq!(head.status, 200, "{path}");
-        assert_eq!(head.header("Access-Control-Allow-Origin"), Some(APP), "{path}");
+        assert_eq!(
+            head.header("Access-Control-Allow-Origin"),
+            Some(APP),
+            "{path}"
+        );
         assert!(head.raw.ends_with("Transfer-Encoding: chunked\r\n\r\n"));
     }
 }
@@ -174,6 +178,9 @@ fn the_websocket_origin_check_follows_the_list() {
     assert_eq!(upgrade("https://evil.example"), 403);
     let default = start_server_with(|_| {});
     let mut c = connect(default.addr);
-    c.send(&ws_handshake("/topics/news/ws", &[&format!("Origin: {APP}")]));
+    c.send(&ws_handshake(
+        "/topics/news/ws",
+        &[&format!("Origin: {APP}")],
+    ));
     assert_eq!(c.head().status, 403);
 }

@@ -20,8 +20,8 @@
 //! the leftmost is the best there is. An entry that is not an address
 //! ends the walk at the last good one.
 //!
-//! Not read: the `Forwarded` header of RFC 7239 (the proxies this README
-//! shows set `X-Forwarded-For`), and ports after addresses.
+//! Not read: the `Forwarded` header of RFC 7239 (nginx and Caddy set
+//! `X-Forwarded-For`), and ports after addresses.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -57,20 +57,17 @@ fn rightmost_untrusted(peer: IpAddr, hops: &[&str], trusts: impl Fn(IpAddr) -> b
     client
 }
 
-/// How the access log names who asked: the peer, or `client via peer`.
-pub struct Who {
-    /// The TCP peer.
-    pub peer: SocketAddr,
-    /// The client the limits counted.
-    pub client: IpAddr,
-}
+/// How the access log names who asked, from the TCP peer and the client
+/// the limits counted: the peer, or `client via peer`.
+pub struct Who(pub SocketAddr, pub IpAddr);
 
 impl fmt::Display for Who {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.client == self.peer.ip() {
-            write!(f, "{}", self.peer)
+        let Who(peer, client) = self;
+        if *client == peer.ip() {
+            write!(f, "{peer}")
         } else {
-            write!(f, "{} via {}", self.client, self.peer)
+            write!(f, "{client} via {peer}")
         }
     }
 }
@@ -133,15 +130,8 @@ mod tests {
     #[test]
     fn who_names_the_proxy_too() {
         let peer: SocketAddr = "10.0.0.3:5000".parse().unwrap();
-        let direct = Who {
-            peer,
-            client: peer.ip(),
-        };
-        assert_eq!(direct.to_string(), "10.0.0.3:5000");
-        let proxied = Who {
-            peer,
-            client: ip("203.0.113.7"),
-        };
+        assert_eq!(Who(peer, peer.ip()).to_string(), "10.0.0.3:5000");
+        let proxied = Who(peer, ip("203.0.113.7"));
         assert_eq!(proxied.to_string(), "203.0.113.7 via 10.0.0.3:5000");
     }
 }

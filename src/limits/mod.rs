@@ -7,7 +7,7 @@
 //! Content-Type: text/plain; charset=utf-8\r\n
 //! Retry-After: 1\r\n
 //! Connection: close\r\n
-//! Content-Length: 41\r\n
+//! Content-Length: 39\r\n
 //! \r\n
 //! too many connections from your address\n
 //! ```
