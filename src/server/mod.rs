@@ -14,7 +14,7 @@
 
 pub mod conns;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -247,6 +247,16 @@ fn refuse(stream: &TcpStream, e: &Error) {
     let _ = (&*stream).flush();
     // FIN after the reply, so the client reads it before the close.
     let _ = stream.shutdown(Shutdown::Write);
+    // Closing with unread bytes (a request already sent) would be a reset,
+    // which can destroy the reply: drop what has come, without waiting.
+    if stream.set_nonblocking(true).is_ok() {
+        let mut scratch = [0u8; 4096];
+        for _ in 0..16 {
+            if !matches!((&*stream).read(&mut scratch), Ok(1..)) {
+                break;
+            }
+        }
+    }
 }
 
 /// An address a user can paste into curl: a wildcard bind is reachable on loopback.
