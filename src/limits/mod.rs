@@ -29,6 +29,11 @@
 //! already has. The wait is at most one token's time (1/rate s) at a
 //! time, and a shutdown ends it.
 //!
+//! One client, one key: an IPv4 address, or an IPv6 address's /64 (one
+//! host usually holds a whole /64 and could take a fresh address for each
+//! connection). An IPv4 client of a dual-stack listener (`::ffff:1.2.3.4`)
+//! counts as its IPv4 address.
+//!
 //! Files: `per_ip.rs` (open connections by address), `bucket.rs` (one
 //! token bucket), `rates.rs` (every client's bucket, in a bounded table).
 
@@ -36,7 +41,7 @@ mod bucket;
 mod per_ip;
 mod rates;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -119,7 +124,7 @@ impl Limits {
         let Some(rates) = &self.publish else {
             return Ok(());
         };
-        rates.take(client, Instant::now()).map_err(|wait| {
+        rates.take(key(client), Instant::now()).map_err(|wait| {
             self.metrics
                 .limited_publishes
                 .fetch_add(1, Ordering::Relaxed);
@@ -140,7 +145,7 @@ impl Limits {
         };
         let mut counted = false;
         loop {
-            let Err(wait) = rates.take(client, Instant::now()) else {
+            let Err(wait) = rates.take(key(client), Instant::now()) else {
                 return true;
             };
             if !std::mem::replace(&mut counted, true) {
@@ -157,11 +162,12 @@ impl Limits {
 
     /// Whether `peer` is inside a `--trust-proxy` network.
     pub fn is_proxy(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
         self.proxies.iter().any(|net| net.contains(&peer))
     }
 
     fn enter(&self, ip: IpAddr) -> Result<Place> {
-        self.per_ip.enter(ip).ok_or_else(|| {
+        self.per_ip.enter(key(ip)).ok_or_else(|| {
             let limited = &self.metrics.limited_connections;
             limited.fetch_add(1, Ordering::Relaxed);
             Error::TooMany {
@@ -169,5 +175,95 @@ impl Limits {
                 retry_after_secs: 1,
             }
         })
+    }
+}
+
+/// What a client is counted under: its IPv4 address, or its IPv6 /64.
+pub fn key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn limits(tweak: impl FnOnce(&mut AccessConfig)) -> Limits {
+        let mut access = crate::Config::default().access;
+        tweak(&mut access);
+        Limits::new(&access, Arc::new(Metrics::default()))
+    }
+
+    #[test]
+    fn one_key_per_ipv4_address_or_ipv6_64() {
+        assert_eq!(key(ip("10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(key(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(key(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+        let l = limits(|a| a.max_connections_per_ip = 1);
+        let _first = l.admit(ip("2001:db8::1")).unwrap();
+        assert!(l.admit(ip("2001:db8::2")).is_err(), "the same /64");
+        assert!(l.admit(ip("2001:db8:0:1::1")).is_ok(), "another /64");
+    }
+
+    #[test]
+    fn proxies_are_counted_per_request_not_at_accept() {
+        let l = limits(|a| {
+            a.max_connections_per_ip = 1;
+            a.trust_proxy = vec!["10.0.0.0/8".parse().unwrap()];
+        });
+        let proxy = ip("::ffff:10.0.0.2");
+        assert!(l.admit(proxy).unwrap().is_none());
+        assert!(
+            l.admit_request(ip("192.0.2.1"), ip("192.0.2.1"))
+                .unwrap()
+                .is_none()
+        );
+        let held = l.admit_request(proxy, ip("203.0.113.7")).unwrap();
+        assert!(held.is_some());
+        assert!(l.admit_request(proxy, ip("203.0.113.7")).is_err());
+        drop(held);
+        assert!(l.admit_request(proxy, ip("203.0.113.7")).is_ok());
+        assert_eq!(l.metrics.limited_connections.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_held_publisher_lets_go_at_shutdown() {
+        let l = limits(|a| a.publish_rate = Some(1));
+        let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
+        assert!(l.wait_to_publish(ip("10.0.0.1"), &shutdown), "the burst");
+        drop(stop);
+        // The next token is a second away; the shutdown ends the wait now.
+        assert!(!l.wait_to_publish(ip("10.0.0.1"), &shutdown));
+        assert!(l.publish(ip("10.0.0.2")).is_ok(), "another client");
+        let e = l.publish(ip("10.0.0.1")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooMany {
+                    retry_after_secs: 1,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_rate_publishing_is_never_held() {
+        let l = limits(|_| {});
+        let (_stop, shutdown) = crossbeam_channel::bounded::<()>(0);
+        for _ in 0..100 {
+            assert!(l.publish(ip("10.0.0.1")).is_ok());
+            assert!(l.wait_to_publish(ip("10.0.0.1"), &shutdown));
+        }
     }
 }
