@@ -157,9 +157,10 @@ pub fn reply(x: &mut Exchange, content_type: &'static str, body: &[u8]) -> Resul
 
 /// Writes the answer to `e`: its status, the header that status calls for
 /// (`Allow`, `WWW-Authenticate`, `Retry-After`, `Upgrade`), the exchange's
-/// `extra` headers, and the reason on one line. `req` is `None` when no request could be read (the reply
-/// then speaks HTTP/1.1 and has a body). Returns the status sent, or `None`
-/// when `e` means the peer is gone and nothing can be sent.
+/// `extra` headers, and the reason on one line. `req` is `None` when no
+/// request could be read (the reply then speaks HTTP/1.1 and has a body).
+/// Returns the status sent, or `None` when `e` means the peer is gone and
+/// nothing can be sent.
 ///
 /// # Errors
 /// When the reply cannot be written.
