@@ -38,6 +38,14 @@ pub enum Error {
     UpgradeRequired,
     /// The server cannot take this connection now (connection cap, no thread).
     Unavailable(&'static str),
+    /// This client is past one of its limits (connections from its address,
+    /// publishes per second); it may try again after `retry_after_secs`.
+    TooMany {
+        /// The limit, on one line.
+        why: &'static str,
+        /// Seconds until the client may try again (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Reading or writing the socket failed; usually the peer hung up.
     Io(io::Error),
     /// The server cannot start; the text says why (a data dir it cannot use).
@@ -61,6 +69,7 @@ impl Error {
             Error::NotText => Some(415),
             Error::BodyTooLarge(_) => Some(413),
             Error::UpgradeRequired => Some(426),
+            Error::TooMany { .. } => Some(429),
             Error::HeadTooLarge(_) | Error::TooManyHeaders(_) => Some(431),
             Error::VersionNotSupported => Some(505),
             Error::Unavailable(_) => Some(503),
@@ -85,7 +94,7 @@ impl fmt::Display for Error {
             Error::MethodNotAllowed(allow) => write!(f, "method not allowed; use {allow}"),
             Error::VersionNotSupported => f.write_str("only HTTP/1.0 and HTTP/1.1 are served"),
             Error::UpgradeRequired => f.write_str("only WebSocket version 13 is supported"),
-            Error::Unavailable(why) => f.write_str(why),
+            Error::Unavailable(why) | Error::TooMany { why, .. } => f.write_str(why),
             Error::Io(e) => write!(f, "i/o: {e}"),
             Error::Startup(why) => f.write_str(why),
         }

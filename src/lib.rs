@@ -29,8 +29,9 @@
 //! ones after it: [`server`] (listen, accept, the connection cap, shutdown),
 //! [`connection`] (the keep-alive loop and the route table), [`endpoints`]
 //! (what each path does), then the protocol parts they use: [`http`],
-//! [`sse`], [`watcher`] and [`ws`]; the topic [`hub`]; and at the bottom
-//! [`metrics`], [`clock`], [`config`] and [`error`]. [`cli`] and [`client`]
+//! [`sse`], [`watcher`] and [`ws`]; the topic [`hub`]; the per-client
+//! [`limits`]; and at the bottom [`metrics`], [`clock`], [`config`] and
+//! [`error`]. [`cli`] and [`client`]
 //! serve the command.
 //!
 //! Linux only: the hang-up watcher and the listener's wake-up at shutdown
@@ -49,6 +50,7 @@ pub mod endpoints;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod send_now;
 pub mod server;

@@ -61,6 +61,10 @@ pub struct Metrics {
     pub redis_holes_filled: AtomicU64,
     /// Messages heard on the Redis channel that other nodes published.
     pub redis_received: AtomicU64,
+    /// Connections (or proxied requests) refused past `--max-connections-per-ip`.
+    pub limited_connections: AtomicU64,
+    /// Publishes refused (HTTP) or held (WebSocket) past `--publish-rate`.
+    pub limited_publishes: AtomicU64,
 }
 
 /// Counts one connection under its current [`Kind`] while it lives.
@@ -130,12 +134,29 @@ impl Metrics {
                 "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter\ntinypush_{name} {value}"
             );
         }
+        self.render_limited(&mut out);
         let rtt = self.redis_rtt_us.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(
             out,
             "# HELP tinypush_redis_rtt_seconds The last publish's round trip to Redis (0 without --redis).\n# TYPE tinypush_redis_rtt_seconds gauge\ntinypush_redis_rtt_seconds {rtt:.6}"
         );
         out
+    }
+
+    /// `tinypush_limited_total`, one sample per limit.
+    fn render_limited(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP tinypush_limited_total Requests refused (or WebSocket publishes held) past a per-client limit.\n# TYPE tinypush_limited_total counter"
+        );
+        let limits = [
+            ("connections_per_ip", &self.limited_connections),
+            ("publish_rate", &self.limited_publishes),
+        ];
+        for (label, counter) in limits {
+            let n = counter.load(Ordering::Relaxed);
+            let _ = writeln!(out, "tinypush_limited_total{{limit=\"{label}\"}} {n}");
+        }
     }
 
     /// Every counter: its name after `tinypush_`, its help line, its value.
@@ -230,13 +251,14 @@ mod tests {
     fn every_metric_has_help_and_type() {
         let text = Metrics::default().render(0, 0);
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
-        assert_eq!(types.len(), 12, "{text}");
+        assert_eq!(types.len(), 13, "{text}");
         for line in types {
             let name = line.split(' ').nth(2).unwrap();
             let help = format!("# HELP {name} ");
             assert!(text.contains(&help), "no HELP for {name}");
         }
         assert!(!text.contains("messages_dropped_total"));
+        assert!(text.contains("tinypush_limited_total{limit=\"publish_rate\"} 0\n"));
     }
 }
 

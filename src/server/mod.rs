@@ -3,7 +3,8 @@
 //! ```text
 //! accept thread ──spawn──► conn-127.0.0.1:50312  (one per connection, small stack)
 //!      │                   conn-127.0.0.1:50318
-//!      └─ over the cap, or no thread to be had: 503 + Retry-After, close
+//!      ├─ over the cap, or no thread to be had: 503 + Retry-After, close
+//!      └─ its address over --max-connections-per-ip: 429 + Retry-After, close
 //! ```
 //!
 //! The accept loop never dies. When `accept` fails, most often because the
@@ -13,7 +14,7 @@
 
 pub mod conns;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -29,6 +30,7 @@ use crate::endpoints::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::threads::ThreadBudget;
@@ -78,6 +80,7 @@ impl Server {
             threads,
             watcher: Watcher::start()?,
             shutdown: conns.shutdown_signal().clone(),
+            limits: Limits::new(&config.access, Arc::clone(&metrics)),
             metrics,
             config,
         });
@@ -158,18 +161,28 @@ impl Server {
 
     fn admit(&self, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        let Some(ticket) = self.conns.admit(&stream) else {
+        let Some(mut ticket) = self.conns.admit(&stream) else {
             debug!("{peer} refused: {} connections open", self.conns.open());
-            refuse(&stream, "server at its connection limit");
+            refuse(
+                &stream,
+                &Error::Unavailable("server at its connection limit"),
+            );
             return;
         };
+        match self.shared.limits.admit(peer.ip()) {
+            Ok(place) => ticket.hold(place),
+            Err(e) => {
+                debug!("{peer} refused: {e}");
+                return refuse(&stream, &e);
+            }
+        }
         // A thread past the budget could abort the whole process (see threads.rs).
         let Some(permit) = self.shared.threads.try_acquire_connection() else {
             debug!(
                 "{peer} refused: {} threads running",
                 self.shared.threads.used()
             );
-            refuse(&stream, "server at its thread limit");
+            refuse(&stream, &Error::Unavailable("server at its thread limit"));
             return;
         };
         let (shared, app) = (Arc::clone(&self.shared), Arc::clone(&self.app));
@@ -186,7 +199,7 @@ impl Server {
         if let Err(e) = spawned {
             // The closure, and with it the ticket and permit, was dropped: the places are free.
             warn!("{peer} refused: cannot start a thread: {e}");
-            refuse(&stream, "server cannot start a thread");
+            refuse(&stream, &Error::Unavailable("server cannot start a thread"));
         }
     }
 }
@@ -226,14 +239,24 @@ fn connection_cap(configured: usize) -> usize {
     configured.min(fit)
 }
 
-/// Answers 503 and closes, from the accept thread: the reply is small and
-/// the socket new, so the write does not block.
-fn refuse(stream: &TcpStream, why: &'static str) {
+/// Answers 503 or 429 and closes, from the accept thread: the reply is
+/// small and the socket new, so the write does not block.
+fn refuse(stream: &TcpStream, e: &Error) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = write_error(&mut &*stream, &Error::Unavailable(why), false, None);
+    let _ = write_error(&mut &*stream, e, false, None, &[]);
     let _ = (&*stream).flush();
     // FIN after the reply, so the client reads it before the close.
     let _ = stream.shutdown(Shutdown::Write);
+    // Closing with unread bytes (a request already sent) would be a reset,
+    // which can destroy the reply: drop what has come, without waiting.
+    if stream.set_nonblocking(true).is_ok() {
+        let mut scratch = [0u8; 4096];
+        for _ in 0..16 {
+            if !matches!((&*stream).read(&mut scratch), Ok(1..)) {
+                break;
+            }
+        }
+    }
 }
 
 /// An address a user can paste into curl: a wildcard bind is reachable on loopback.

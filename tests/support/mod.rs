@@ -37,7 +37,7 @@ pub use child::{ChildServer, read_lines, refused, until_eof};
 #[allow(unused_imports)]
 pub use durable::{DataDir, ndjson_since, serve, stop};
 #[allow(unused_imports)]
-pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
+pub use http::{Client, Head, connect, connect_from, connect_with_recv_buffer, get};
 #[allow(unused_imports)]
 pub use multi::{Positions, TopicEvent, topic_event, topic_message};
 #[allow(unused_imports)]

@@ -62,12 +62,21 @@ mod ws;
 mod ws_sink;
 
 use super::App;
+use super::cors::{self, PUBLISH_METHODS, SUBSCRIBE_METHODS};
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
 use wire::Framing;
 
-/// Routes `/topics/` + `rest`.
+/// Routes `/topics/` + `rest`, every answer with its CORS headers
+/// (`cors.rs`).
 pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
+    let methods = match rest.contains('/') {
+        false => PUBLISH_METHODS,
+        true => SUBSCRIBE_METHODS,
+    };
+    if let Some(preflight) = cors::apply(x, methods)? {
+        return Ok(preflight);
+    }
     let hub = &app.hub;
     match rest.split_once('/') {
         None => publish::publish(x, hub, rest),

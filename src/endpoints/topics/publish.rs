@@ -10,7 +10,7 @@
 //!
 //! With `--publish-token`, publishing needs `Authorization: Bearer TOKEN`
 //! (401 without it). The body must be UTF-8 text (415). One topic at a
-//! time: `POST /topics/a,b` is a 400.
+//! time: `POST /topics/a,b` is a 400. Past `--publish-rate`: 429.
 
 use subtle::ConstantTimeEq;
 
@@ -32,6 +32,8 @@ pub fn publish(x: &mut Exchange, hub: &Hub, topic: &str) -> Result<Outcome> {
         return Err(Error::Unauthorized);
     }
     let text = String::from_utf8(std::mem::take(&mut x.body)).map_err(|_| Error::NotText)?;
+    // Past --publish-rate: 429 with Retry-After (`limits/`).
+    x.shared.limits.publish(x.client)?;
     let receipt = hub.publish(topic, text)?;
     let body = line(json(&Receipt {
         id: receipt.id,

@@ -12,7 +12,9 @@
 //!
 //! Bare text frames carry the message alone (there is no room for a gap
 //! notice; `format=json` shows ids and gaps). A publish the server refuses
-//! (no token, a full topic cap) closes with 1008 and its reason.
+//! (no token, a full topic cap) closes with 1008 and its reason. Past
+//! `--publish-rate`, the reader waits for the next token before it reads
+//! on (`limits/`): the client is slowed through TCP, not closed.
 //!
 //! Several topics (`/topics/a,b,c/ws`): always the JSON objects, which
 //! name their topic, so a client keeps each topic's last id and resumes
@@ -74,7 +76,9 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let stream = Arc::clone(x.stream);
     let (conn, incoming) = ws::start(stream, leftover, x.peer, options, shutdown)?;
     sink.bind(&conn, first_messages(&mut subs, json));
-    publish_incoming(incoming, &conn, hub, publish_to);
+    let (limits, client, shutdown) = (&x.shared.limits, x.client, &x.shared.shutdown);
+    let turn = || limits.wait_to_publish(client, shutdown);
+    publish_incoming(incoming, &conn, hub, publish_to, turn);
     drop(subs);
     x.out.bytes += conn.bytes_written();
     Ok(Outcome {
@@ -86,17 +90,20 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
 /// Publishes each text message to the topic in `to`, or closes with the
 /// reason it holds instead; the first one refused closes the connection.
 /// Once refused, the close is on its way: later frames are read (the close
-/// handshake needs it) but not acted on.
+/// handshake needs it) but not acted on. Each publish waits for `turn`
+/// (the publish rate); `false` means the server is stopping.
 fn publish_incoming(
     incoming: Incoming,
     conn: &ws::Connection,
     hub: &Hub,
     to: std::result::Result<&str, &str>,
+    turn: impl Fn() -> bool,
 ) {
     let mut refused = false;
     for message in incoming {
         let refusal = match (message, to) {
             _ if refused => continue,
+            (Message::Text(_), Ok(_)) if !turn() => continue,
             (Message::Text(text), Ok(topic)) => match hub.publish(topic, text.to_string()) {
                 Ok(_) => continue,
                 Err(e) => (CloseCode::Policy, e.to_string()),
