@@ -9,6 +9,10 @@
 //! # HELP tinypush_messages_published_total Messages published to topics.
 //! # TYPE tinypush_messages_published_total counter
 //! tinypush_messages_published_total 42
+//! # HELP tinypush_access_denied_total Requests refused for want of a token (401) or of its scope (403).
+//! # TYPE tinypush_access_denied_total counter
+//! tinypush_access_denied_total{status="401"} 3
+//! tinypush_access_denied_total{status="403"} 0
 //! ```
 //!
 //! Everything is an atomic, updated where the event happens; rendering
@@ -61,6 +65,10 @@ pub struct Metrics {
     pub redis_holes_filled: AtomicU64,
     /// Messages heard on the Redis channel that other nodes published.
     pub redis_received: AtomicU64,
+    /// Requests refused with 401: no token where one is needed, or an unknown one.
+    pub denied_401: AtomicU64,
+    /// Requests refused with 403: a token without the scope.
+    pub denied_403: AtomicU64,
 }
 
 /// Counts one connection under its current [`Kind`] while it lives.
@@ -128,6 +136,17 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter\ntinypush_{name} {value}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tinypush_access_denied_total Requests refused for want of a token (401) or of its scope (403).\n# TYPE tinypush_access_denied_total counter"
+        );
+        for (status, counter) in [("401", &self.denied_401), ("403", &self.denied_403)] {
+            let n = counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "tinypush_access_denied_total{{status=\"{status}\"}} {n}"
             );
         }
         let rtt = self.redis_rtt_us.load(Ordering::Relaxed) as f64 / 1e6;
@@ -230,7 +249,7 @@ mod tests {
     fn every_metric_has_help_and_type() {
         let text = Metrics::default().render(0, 0);
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
-        assert_eq!(types.len(), 12, "{text}");
+        assert_eq!(types.len(), 13, "{text}");
         for line in types {
             let name = line.split(' ').nth(2).unwrap();
             let help = format!("# HELP {name} ");
