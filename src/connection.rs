@@ -7,7 +7,7 @@
 //!     decide body length (Content-Length / chunked)           → 400, 411, 413
 //!     read body          (capped)                             → 413, 408
 //!     route              → the table in `route` below
-//!     access log line
+//!     access log line    (a `token=` in the target written as `token=REDACTED`)
 //! }
 //! ```
 //!
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
+use crate::access;
 use crate::endpoints::{App, demos, echo, health, static_files, topics};
 use crate::error::{Error, Result};
 use crate::http::body::{self, Framing};
@@ -98,9 +99,7 @@ pub fn handle(
         let outcome =
             route(&mut exchange, app).unwrap_or_else(|e| answer(&mut out, &req, &e, keep_alive));
         gauge.set(Kind::Http);
-        let (written, ms) = (out.bytes - bytes_before, started.elapsed().as_millis());
-        let (method, target, status) = (&req.method, &req.target, outcome.status);
-        info!("{peer} \"{method} {target}\" {status} {written} {ms}ms");
+        log_access(peer, &req, outcome.status, out.bytes - bytes_before, started);
         if !outcome.keep_alive {
             break;
         }
@@ -108,6 +107,14 @@ pub fn handle(
         wait = Wait::Idle;
     }
     debug!("{peer} closed");
+}
+
+/// The access log line: peer, request line (any `token=` redacted),
+/// status, bytes written, time taken.
+fn log_access(peer: SocketAddr, req: &Request, status: u16, written: u64, started: Instant) {
+    let (method, ms) = (&req.method, started.elapsed().as_millis());
+    let target = access::redacted(&req.target);
+    info!("{peer} \"{method} {target}\" {status} {written} {ms}ms");
 }
 
 /// Reads the body the head announced, first sending the go-ahead when the
@@ -163,7 +170,9 @@ fn reject(
         debug!("{peer} gone while sending its request: {e}");
         return;
     };
-    let what = req.map_or(String::new(), |r| format!(" \"{} {}\"", r.method, r.target));
+    let what = req.map_or(String::new(), |r| {
+        format!(" \"{} {}\"", r.method, access::redacted(&r.target))
+    });
     info!("{peer}{what} {status} ({e})");
     if let Ok(Some(_)) = write_error(out, e, false, None) {
         linger_close(stream);

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use socket2::{Domain, SockRef, Socket, Type};
 
+use crate::access::Access;
 use crate::cluster::Cluster;
-use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS, TopicConfig};
+use crate::config::{AccessConfig, Anonymous, Config, LISTEN_BACKLOG, RESERVED_FDS, TopicConfig};
 use crate::connection;
 use crate::endpoints::App;
 use crate::error::{Error, Result};
@@ -71,6 +72,7 @@ impl Server {
         let http = &config.http;
         let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
         let metrics = Arc::new(Metrics::default());
+        let access = open_access(&config.access, &metrics)?;
         let history = open_history(&config.topics, &metrics)?;
         let hub = Hub::new(&config.topics, history, Arc::clone(&metrics))
             .map_err(|e| Error::Startup(format!("cannot start the history's threads: {e}")))?;
@@ -91,7 +93,11 @@ impl Server {
             listener,
             conns,
             shared,
-            app: Arc::new(App { hub, ws_timer }),
+            app: Arc::new(App {
+                hub,
+                access,
+                ws_timer,
+            }),
             addr,
         })
     }
@@ -104,6 +110,11 @@ impl Server {
     /// The thread budget: how many connection and writer threads run.
     pub fn thread_budget(&self) -> Arc<ThreadBudget> {
         Arc::clone(&self.shared.threads)
+    }
+
+    /// The access policy, for re-reading the auth file (on SIGHUP).
+    pub fn access(&self) -> Arc<Access> {
+        Arc::clone(&self.app.access)
     }
 
     /// A handle that can stop this server.
@@ -120,9 +131,10 @@ impl Server {
         let url = format!("http://{}", self.addr);
         info!("listening on {url}");
         info!("try: curl -N {}/stream", try_url(self.addr));
-        if !self.addr.ip().is_loopback() && self.shared.config.access.publish_token.is_none() {
+        let anonymous = self.app.access.anonymous();
+        if !self.addr.ip().is_loopback() && anonymous == Anonymous::ReadWrite {
             warn!(
-                "listening beyond loopback with no --publish-token: anyone who can reach {url} can publish"
+                "listening beyond loopback and anonymous clients may publish: anyone who can reach {url} can (--auth-file, --publish-token, --anonymous read)"
             );
         }
         let conns = &self.conns;
@@ -271,4 +283,17 @@ fn open_history(
             Ok((None, None))
         }
     }
+}
+
+/// The access policy: the auth file read, said once in the log.
+///
+/// # Errors
+/// `Startup` with one line when the auth file cannot be read or is wrong.
+fn open_access(config: &AccessConfig, metrics: &Arc<Metrics>) -> Result<Arc<Access>> {
+    let access = Access::load(config, Arc::clone(metrics)).map_err(Error::Startup)?;
+    if let Some(file) = access.file() {
+        let tokens = access.policy().len() - usize::from(config.publish_token.is_some());
+        info!("auth file {}: {tokens} tokens", file.display());
+    }
+    Ok(Arc::new(access))
 }
