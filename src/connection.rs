@@ -99,7 +99,8 @@ pub fn handle(
         let outcome =
             route(&mut exchange, app).unwrap_or_else(|e| answer(&mut out, &req, &e, keep_alive));
         gauge.set(Kind::Http);
-        log_access(peer, &req, outcome.status, out.bytes - bytes_before, started);
+        let written = out.bytes - bytes_before;
+        log_access(peer, &req, outcome.status, written, started);
         if !outcome.keep_alive {
             break;
         }
