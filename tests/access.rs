@@ -24,6 +24,10 @@ use support::{
 };
 use tinypush::config::Anonymous;
 
+/// The header lines that carry each token.
+const AS_WRITER: &str = "Authorization: Bearer w-s3cret-1\r\n";
+const AS_READER: &str = "Authorization: Bearer r-s3cret-2\r\n";
+
 const TEXT: u8 = 0x1;
 const CLOSE: u8 = 0x8;
 
@@ -96,18 +100,10 @@ fn publish_with_an_unknown_token_gets_401_invalid_token() {
 #[test]
 fn publish_outside_the_scope_gets_403_naming_the_topic_and_action() {
     let server = server(None);
-    let (head, body) = post(
-        server.addr,
-        "/topics/news",
-        "Authorization: Bearer r-s3cret-2\r\n",
-    );
+    let (head, body) = post(server.addr, "/topics/news", AS_READER);
     assert_eq!(head.raw.lines().next(), Some("HTTP/1.1 403 Forbidden"));
     assert_eq!(body, "this token may not publish to news\n");
-    let (head, body) = post(
-        server.addr,
-        "/topics/news",
-        "Authorization: Bearer w-s3cret-1\r\n",
-    );
+    let (head, body) = post(server.addr, "/topics/news", AS_WRITER);
     assert_eq!(head.status, 403);
     assert_eq!(body, "this token may not publish to news\n");
 }
@@ -115,11 +111,7 @@ fn publish_outside_the_scope_gets_403_naming_the_topic_and_action() {
 #[test]
 fn publish_inside_the_scope_gets_200_with_the_header_or_the_query() {
     let server = server(None);
-    let (head, body) = post(
-        server.addr,
-        "/topics/alerts-disk",
-        "Authorization: Bearer w-s3cret-1\r\n",
-    );
+    let (head, body) = post(server.addr, "/topics/alerts-disk", AS_WRITER);
     assert_eq!(head.status, 200, "{body}");
     assert_eq!(
         body,
@@ -136,7 +128,7 @@ fn a_bearer_header_wins_over_the_query() {
     let (head, body) = post(
         server.addr,
         "/topics/alerts-disk?token=w-s3cret-1",
-        "Authorization: Bearer r-s3cret-2\r\n",
+        AS_READER,
     );
     assert_eq!(head.status, 403, "{body}");
 }
@@ -151,8 +143,10 @@ fn anonymous_read_subscribes_but_does_not_publish() {
         b"GET /topics/alerts-a/sse HTTP/1.1\r\nHost: t\r\n\r\n",
     );
     assert_eq!(post(server.addr, "/topics/alerts-a", "").0.status, 401);
-    let auth = "Authorization: Bearer w-s3cret-1\r\n";
-    assert_eq!(post(server.addr, "/topics/alerts-a", auth).0.status, 200);
+    assert_eq!(
+        post(server.addr, "/topics/alerts-a", AS_WRITER).0.status,
+        200
+    );
     assert_eq!(sse_message(&mut sse), (1, "hello".into()));
 }
 
@@ -186,8 +180,7 @@ fn anonymous_read_write_publishes_but_an_unknown_token_is_still_refused() {
     let auth = "Authorization: Bearer guess\r\n";
     assert_eq!(post(server.addr, "/topics/news", auth).0.status, 401);
     // A token adds to what anonymous may do; it never takes away.
-    let auth = "Authorization: Bearer r-s3cret-2\r\n";
-    assert_eq!(post(server.addr, "/topics/news", auth).0.status, 200);
+    assert_eq!(post(server.addr, "/topics/news", AS_READER).0.status, 200);
 }
 
 // ---- subscribing with a token ----
@@ -204,8 +197,10 @@ fn the_query_token_subscribes_over_sse_ndjson_poll_and_websocket() {
         b"GET /topics/alerts-a/stream?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n",
     );
     let mut ws = ws_connect(server.addr, "/topics/alerts-a/ws?token=r-s3cret-2");
-    let auth = "Authorization: Bearer w-s3cret-1\r\n";
-    assert_eq!(post(server.addr, "/topics/alerts-a", auth).0.status, 200);
+    assert_eq!(
+        post(server.addr, "/topics/alerts-a", AS_WRITER).0.status,
+        200
+    );
     assert_eq!(sse_message(&mut sse), (1, "hello".into()));
     assert_eq!(ndjson_message(&mut nd), (1, "hello".into()));
     assert_eq!(ws_text(&mut ws), "hello");
@@ -261,8 +256,7 @@ fn ws_text_to_a_topic_outside_the_publish_scope_closes_1008() {
         (1008, "this token may not publish to alerts-a".into())
     );
     // Nothing was published: the writer's message is the first.
-    let auth = "Authorization: Bearer w-s3cret-1\r\n";
-    let (_, body) = post(server.addr, "/topics/alerts-a", auth);
+    let (_, body) = post(server.addr, "/topics/alerts-a", AS_WRITER);
     assert!(body.starts_with("{\"id\":1,"), "{body}");
 }
 
@@ -290,11 +284,7 @@ fn refusals_are_counted_by_status_and_metrics_hold_no_secret() {
         "/topics/news",
         "Authorization: Bearer nope\r\n",
     );
-    post(
-        server.addr,
-        "/topics/news",
-        "Authorization: Bearer r-s3cret-2\r\n",
-    );
+    post(server.addr, "/topics/news", AS_READER);
     let denied = |status: &str| {
         let name = format!("tinypush_access_denied_total{{status=\"{status}\"}}");
         metric(server.addr, &name)
