@@ -118,3 +118,13 @@ fn a_bad_auth_file_at_start_is_one_line_and_exit_1() {
         "{log}"
     );
 }
+
+#[test]
+fn sighup_without_an_auth_file_says_so_and_keeps_serving() {
+    let mut server = ChildServer::start(&["--publish-token", "w-s3cret-1"]);
+    server.signal("HUP");
+    server.wait_log("SIGHUP: no --auth-file to re-read");
+    let auth = "Authorization: Bearer w-s3cret-1\r\n";
+    assert_eq!(publish_status(server.addr, "news", auth), 200);
+    no_secret_in(&server);
+}
