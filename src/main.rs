@@ -95,13 +95,19 @@ fn client(options: &tinypush::client::Options) -> ExitCode {
     }
 }
 
+/// The signal thread's stack: room for a reload's TOML parser at its
+/// deepest.
+const SIGNALS_STACK_BYTES: usize = 1024 * 1024;
+
 /// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at
 /// once. SIGHUP re-reads the auth file.
 fn watch_signals(handle: tinypush::ShutdownHandle, access: Arc<Access>) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     thread::Builder::new()
         .name("signals".into())
-        .stack_size(64 * 1024)
+        // Parsing the auth file recurses (nested TOML arrays and tables,
+        // to toml's own depth limit): 64 KiB overflowed in a debug build.
+        .stack_size(SIGNALS_STACK_BYTES)
         .spawn(move || {
             let mut seen = 0;
             for signal in signals.forever() {

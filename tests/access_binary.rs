@@ -128,3 +128,20 @@ fn sighup_without_an_auth_file_says_so_and_keeps_serving() {
     assert_eq!(publish_status(server.addr, "news", auth), 200);
     no_secret_in(&server);
 }
+
+#[test]
+fn a_deeply_nested_file_at_reload_is_refused_not_a_crash() {
+    let file = auth_file(AUTH_FILE);
+    let mut server = ChildServer::start(&["--auth-file", file.to_str().unwrap()]);
+    // The TOML parser recurses once per level, up to its own limit; the
+    // signal thread must have the stack for that.
+    let depth = 1000;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    std::fs::write(&file, format!("{AUTH_FILE}x = {nested}\n")).unwrap();
+    server.signal("HUP");
+    let line = server.wait_log("the tokens read before stay in force");
+    assert!(line.contains("line 9: cannot recurse further"), "{line}");
+    let auth = "Authorization: Bearer w-s3cret-1\r\n";
+    assert_eq!(publish_status(server.addr, "alerts-a", auth), 200);
+    assert!(server.is_running());
+}
