@@ -8,7 +8,7 @@
 //!     read body          (capped)                             → 413, 408
 //!     who is the client  (X-Forwarded-For behind a trusted proxy) → 429
 //!     route              → the table in `route` below
-//!     access log line
+//!     access log line    (a `token=` in the target written as `token=REDACTED`)
 //! }
 //! ```
 //!
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
+use crate::access;
 use crate::endpoints::{App, demos, echo, health, static_files, topics};
 use crate::error::{Error, Result};
 use crate::http::body::{self, Framing};
@@ -100,9 +101,8 @@ pub fn handle(
         };
         let outcome = respond(&mut exchange, app);
         let who = Who(peer, exchange.client);
-        let (written, ms) = (out.bytes - bytes_before, started.elapsed().as_millis());
-        let (method, target, status) = (&req.method, &req.target, outcome.status);
-        info!("{who} \"{method} {target}\" {status} {written} {ms}ms");
+        let written = out.bytes - bytes_before;
+        log_access(who, &req, outcome.status, written, started);
         if !outcome.keep_alive {
             break;
         }
@@ -110,6 +110,14 @@ pub fn handle(
         wait = Wait::Idle;
     }
     debug!("{peer} closed");
+}
+
+/// The access log line: client (and the proxy it came through), request line (any `token=` redacted),
+/// status, bytes written, time taken.
+fn log_access(who: Who, req: &Request, status: u16, written: u64, started: Instant) {
+    let (method, ms) = (&req.method, started.elapsed().as_millis());
+    let target = access::redacted(&req.target);
+    info!("{who} \"{method} {target}\" {status} {written} {ms}ms");
 }
 
 /// Reads the body the head announced, first sending the go-ahead when the
@@ -181,7 +189,9 @@ fn reject(
         debug!("{peer} gone while sending its request: {e}");
         return;
     };
-    let what = req.map_or(String::new(), |r| format!(" \"{} {}\"", r.method, r.target));
+    let what = req.map_or(String::new(), |r| {
+        format!(" \"{} {}\"", r.method, access::redacted(&r.target))
+    });
     info!("{peer}{what} {status} ({e})");
     if let Ok(Some(_)) = write_error(out, e, false, None, &[]) {
         linger_close(stream);

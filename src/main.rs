@@ -9,10 +9,11 @@ use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use log::{LevelFilter, error, info, warn};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
 
+use tinypush::access::Access;
 use tinypush::cli::{self, Command, Stop};
 use tinypush::{Config, Server};
 
@@ -65,7 +66,7 @@ fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = watch_signals(server.shutdown_handle()) {
+    if let Err(e) = watch_signals(server.shutdown_handle(), server.access()) {
         error!("cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
     }
@@ -94,15 +95,26 @@ fn client(options: &tinypush::client::Options) -> ExitCode {
     }
 }
 
-/// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at once.
-fn watch_signals(handle: tinypush::ShutdownHandle) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+/// The signal thread's stack: room for a reload's TOML parser at its
+/// deepest.
+const SIGNALS_STACK_BYTES: usize = 1024 * 1024;
+
+/// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at
+/// once. SIGHUP re-reads the auth file.
+fn watch_signals(handle: tinypush::ShutdownHandle, access: Arc<Access>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     thread::Builder::new()
         .name("signals".into())
-        .stack_size(64 * 1024)
+        // Parsing the auth file recurses (nested TOML arrays and tables,
+        // to toml's own depth limit): 64 KiB overflowed in a debug build.
+        .stack_size(SIGNALS_STACK_BYTES)
         .spawn(move || {
             let mut seen = 0;
             for signal in signals.forever() {
+                if signal == SIGHUP {
+                    reload(&access);
+                    continue;
+                }
                 seen += 1;
                 if seen > 1 {
                     warn!("signal {signal} again: exiting now");
@@ -113,4 +125,13 @@ fn watch_signals(handle: tinypush::ShutdownHandle) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// Re-reads the auth file, saying in one line what came of it.
+fn reload(access: &Access) {
+    match access.reload() {
+        Ok(Some(tokens)) => info!("SIGHUP: auth file re-read: {tokens} tokens"),
+        Ok(None) => info!("SIGHUP: no --auth-file to re-read"),
+        Err(why) => error!("SIGHUP: {why}; the tokens read before stay in force"),
+    }
 }

@@ -182,7 +182,11 @@ pub fn write_error(
                 .header("Upgrade", "websocket")
                 .header("Sec-WebSocket-Version", "13");
         }
-        Error::Unauthorized => head = head.header("WWW-Authenticate", "Bearer"),
+        Error::Unauthorized(_) => head = head.header("WWW-Authenticate", "Bearer"),
+        // RFC 6750, section 3.1: a token was sent, and it is not known.
+        Error::InvalidToken => {
+            head = head.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        }
         Error::Unavailable(_) => head = head.header("Retry-After", "1"),
         Error::TooMany {
             retry_after_secs, ..
@@ -223,7 +227,12 @@ mod tests {
              Retry-After: 1\r\nConnection: close\r\nContent-Length: 31\r\n\r\n\
              server at its connection limit\n"
         );
-        assert!(written(&Error::Unauthorized, true).contains("\r\nWWW-Authenticate: Bearer\r\n"));
+        let unauthorized = Error::Unauthorized("publishing needs Authorization: Bearer <token>");
+        assert!(written(&unauthorized, true).contains("\r\nWWW-Authenticate: Bearer\r\n"));
+        assert!(
+            written(&Error::InvalidToken, true)
+                .contains("\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
+        );
         assert!(
             written(&Error::UpgradeRequired, true).contains("\r\nSec-WebSocket-Version: 13\r\n")
         );
@@ -242,7 +251,14 @@ mod tests {
     fn extra_headers_ride_on_errors() {
         let mut out = Vec::new();
         let extra = [("Access-Control-Allow-Origin", "*".to_string())];
-        write_error(&mut out, &Error::Unauthorized, true, None, &extra).unwrap();
+        write_error(
+            &mut out,
+            &Error::Unauthorized("a token is needed"),
+            true,
+            None,
+            &extra,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains("\r\nAccess-Control-Allow-Origin: *\r\n"),

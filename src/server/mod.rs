@@ -13,6 +13,7 @@
 //! other connections to close, and try again.
 
 pub mod conns;
+mod open;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::cluster::Cluster;
-use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS, TopicConfig};
+use crate::access::Access;
+use crate::config::{Anonymous, Config, LISTEN_BACKLOG, RESERVED_FDS};
 use crate::connection;
 use crate::endpoints::App;
 use crate::error::{Error, Result};
@@ -32,7 +33,6 @@ use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::store::Store;
 use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
 use crate::ws;
@@ -73,7 +73,8 @@ impl Server {
         let http = &config.http;
         let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
         let metrics = Arc::new(Metrics::default());
-        let history = open_history(&config.topics, &metrics)?;
+        let access = open::access(&config.access, &metrics)?;
+        let history = open::history(&config.topics, &metrics)?;
         let hub = Hub::new(&config.topics, history, Arc::clone(&metrics))
             .map_err(|e| Error::Startup(format!("cannot start the history's threads: {e}")))?;
         let shared = Arc::new(Shared {
@@ -94,7 +95,11 @@ impl Server {
             listener,
             conns,
             shared,
-            app: Arc::new(App { hub, ws_timer }),
+            app: Arc::new(App {
+                hub,
+                access,
+                ws_timer,
+            }),
             addr,
         })
     }
@@ -107,6 +112,11 @@ impl Server {
     /// The thread budget: how many connection and writer threads run.
     pub fn thread_budget(&self) -> Arc<ThreadBudget> {
         Arc::clone(&self.shared.threads)
+    }
+
+    /// The access policy, for re-reading the auth file (on SIGHUP).
+    pub fn access(&self) -> Arc<Access> {
+        Arc::clone(&self.app.access)
     }
 
     /// A handle that can stop this server.
@@ -123,9 +133,10 @@ impl Server {
         let url = format!("http://{}", self.addr);
         info!("listening on {url}");
         info!("try: curl -N {}/stream", try_url(self.addr));
-        if !self.addr.ip().is_loopback() && self.shared.config.access.publish_token.is_none() {
+        let anonymous = self.app.access.anonymous();
+        if !self.addr.ip().is_loopback() && anonymous == Anonymous::ReadWrite {
             warn!(
-                "listening beyond loopback with no --publish-token: anyone who can reach {url} can publish"
+                "listening beyond loopback and anonymous clients may publish: anyone who can reach {url} can (--auth-file, --publish-token, --anonymous read)"
             );
         }
         let conns = &self.conns;
@@ -265,33 +276,5 @@ fn try_url(addr: SocketAddr) -> String {
         format!("http://127.0.0.1:{}", addr.port())
     } else {
         format!("http://{addr}")
-    }
-}
-
-/// Where topics' histories live: Redis (`--redis`), a file (`--data-dir`),
-/// or memory; said once in the log.
-///
-/// # Errors
-/// `Startup` with one line when Redis or the file cannot be used.
-fn open_history(
-    topics: &TopicConfig,
-    metrics: &Arc<Metrics>,
-) -> Result<(Option<Store>, Option<Cluster>)> {
-    if let Some(url) = &topics.redis {
-        let cluster = Cluster::connect(url, Arc::clone(metrics)).map_err(Error::Startup)?;
-        let url = crate::cluster::redacted(url);
-        info!("history kept in Redis at {url}, shared with every node using it");
-        return Ok((None, Some(cluster)));
-    }
-    match &topics.data_dir {
-        Some(dir) => {
-            let store = Store::open(dir).map_err(Error::Startup)?;
-            info!("history kept in {}", store.file().display());
-            Ok((Some(store), None))
-        }
-        None => {
-            info!("history kept in memory only: lost on restart (--data-dir keeps it)");
-            Ok((None, None))
-        }
     }
 }

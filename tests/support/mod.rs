@@ -9,6 +9,7 @@
 //! streams    StreamReader: chunked bodies as NDJSON lines or SSE events
 //! websocket  handshake bytes, frames written and read by hand
 //! topics     publishing, and the `/metrics` text
+//! access     an auth file and its two tokens
 //! multi      several topics on one connection: composite cursors, SSE events
 //! ```
 //!
@@ -22,6 +23,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod access;
 mod child;
 mod durable;
 mod http;
@@ -32,6 +34,8 @@ mod streams;
 mod topics;
 mod websocket;
 
+#[allow(unused_imports)]
+pub use access::{AUTH_FILE, READER, WRITER, auth_file};
 #[allow(unused_imports)]
 pub use child::{ChildServer, read_lines, refused, until_eof};
 #[allow(unused_imports)]

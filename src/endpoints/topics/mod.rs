@@ -30,6 +30,10 @@
 //! resume from its last id. `poll=1` (SSE and NDJSON) answers the history
 //! and ends the body instead of staying open.
 //!
+//! Who may publish and subscribe is `crate::access`'s to say: each handler
+//! asks it once it knows the topics (401 without a needed token, 403
+//! without the scope; a multi-topic subscription needs every topic).
+//!
 //! Several topics on one connection, up to 32 (`select.rs`): every
 //! message names its topic, and a multi-topic SSE event's `id:` is the
 //! composite cursor, so EventSource's own reconnect resumes every topic:
@@ -77,11 +81,10 @@ pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
     if let Some(preflight) = cors::apply(x, methods)? {
         return Ok(preflight);
     }
-    let hub = &app.hub;
     match rest.split_once('/') {
-        None => publish::publish(x, hub, rest),
-        Some((topics, "sse")) => stream::subscribe(x, hub, topics, Framing::Sse),
-        Some((topics, "stream")) => stream::subscribe(x, hub, topics, Framing::Ndjson),
+        None => publish::publish(x, app, rest),
+        Some((topics, "sse")) => stream::subscribe(x, app, topics, Framing::Sse),
+        Some((topics, "stream")) => stream::subscribe(x, app, topics, Framing::Ndjson),
         Some((topics, "ws")) => ws::subscribe(x, app, topics),
         Some(_) => Err(Error::NotFound),
     }

@@ -30,6 +30,8 @@ use super::poll;
 use super::replay::{self, First};
 use super::select::Selection;
 use super::wire::Framing;
+use crate::access::Action;
+use crate::endpoints::App;
 use crate::error::Result;
 use crate::http::chunked::ChunkedWriter;
 use crate::http::exchange::{Counted, Exchange, Outcome, require_get};
@@ -39,9 +41,12 @@ use crate::hub::{Hub, Since, Sink, Subscription};
 /// The gaps, the replay, then live messages until the stream ends. Live
 /// messages reach the socket through an [`Outbox`]: sent by a fan-out
 /// thread while nothing waits, written by this thread when something does.
-pub fn subscribe(x: &mut Exchange, hub: &Hub, list: &str, framing: Framing) -> Result<Outcome> {
+pub fn subscribe(x: &mut Exchange, app: &App, list: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
     let selection = Selection::read(x.req, list, framing == Framing::Sse)?;
+    app.access
+        .check(x.req, Action::Subscribe, &selection.topics)?;
+    let hub = &app.hub;
     if selection.poll {
         return poll::answer(x, hub, &selection, framing);
     }

@@ -11,10 +11,14 @@
 //! ```
 //!
 //! Bare text frames carry the message alone (there is no room for a gap
-//! notice; `format=json` shows ids and gaps). A publish the server refuses
-//! (no token, a full topic cap) closes with 1008 and its reason. Past
-//! `--publish-rate`, the reader waits for the next token before it reads
-//! on (`limits/`): the client is slowed through TCP, not closed.
+//! notice; `format=json` shows ids and gaps). Subscribing needs what
+//! `/sse` needs (`?token=` for a browser, which cannot set headers); a
+//! publish the server refuses closes with 1008 and its reason: no token,
+//! a token without the topic (`this token may not publish to news`), a
+//! full topic cap. Whether the socket may publish is decided at the
+//! upgrade, like the subscription; a later SIGHUP does not change it.
+//! Past `--publish-rate`, the reader waits for the next token before it
+//! reads on (`limits/`): the client is slowed through TCP, not closed.
 //!
 //! Several topics (`/topics/a,b,c/ws`): always the JSON objects, which
 //! name their topic, so a client keeps each topic's last id and resumes
@@ -27,10 +31,10 @@ use std::sync::Arc;
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::publish::may_publish;
 use super::select::Selection;
 use super::wire::gap_json;
 use super::ws_sink::{WsSink, message};
+use crate::access::Action;
 use crate::endpoints::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
@@ -40,12 +44,17 @@ use crate::ws::{self, Incoming, handshake};
 
 /// Why a multi-topic WebSocket is closed when the client sends text.
 const NO_MULTI_PUBLISH: &str = "publish to one topic: /topics/{topic}/ws or POST";
+/// Why a WebSocket opened without a token is closed when the client sends
+/// text, where anonymous clients may not publish.
+const NO_TOKEN: &str = "publishing needs the token";
 
 /// Upgrades, subscribes, and publishes what the client sends until it ends.
 pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let hub = &app.hub;
     let accepted = handshake::check(x.req, &x.shared.config)?;
     let selection = Selection::read(x.req, list, false)?;
+    app.access
+        .check(x.req, Action::Subscribe, &selection.topics)?;
     if selection.poll {
         return Err(Error::BadRequest("poll=1 is for /sse and /stream"));
     }
@@ -54,14 +63,17 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
         Some("json") => true,
         Some(_) => return Err(Error::BadRequest("format must be text or json")),
     };
-    // Where text from the client goes, or why it closes the connection.
-    let token = x.shared.config.access.publish_token.as_deref();
+    // Where text from the client goes, or why it closes the connection:
+    // decided at the upgrade, by the policy in force then (as the
+    // subscription itself is).
     let publish_to = if selection.is_multi() {
-        Err(NO_MULTI_PUBLISH)
-    } else if may_publish(x.req, token) {
-        Ok(list)
+        Err(NO_MULTI_PUBLISH.to_string())
     } else {
-        Err("publishing needs the token")
+        match app.access.decide(x.req, Action::Publish, &[list]) {
+            Ok(()) => Ok(list),
+            Err(Error::Unauthorized(_)) => Err(NO_TOKEN.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
     };
     let sink = Arc::new(WsSink::new(json, x.shared.config.topics.subscriber_queue));
     let mut subs = selection.subscribe(hub, &(Arc::clone(&sink) as Arc<dyn Sink>))?;
@@ -78,7 +90,7 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     sink.bind(&conn, first_messages(&mut subs, json));
     let (limits, client, shutdown) = (&x.shared.limits, x.client, &x.shared.shutdown);
     let turn = || limits.wait_to_publish(client, shutdown);
-    publish_incoming(incoming, &conn, hub, publish_to, turn);
+    publish_incoming(incoming, &conn, hub, &publish_to, turn);
     drop(subs);
     x.out.bytes += conn.bytes_written();
     Ok(Outcome {
@@ -96,7 +108,7 @@ fn publish_incoming(
     incoming: Incoming,
     conn: &ws::Connection,
     hub: &Hub,
-    to: std::result::Result<&str, &str>,
+    to: &std::result::Result<&str, String>,
     turn: impl Fn() -> bool,
 ) {
     let mut refused = false;
@@ -108,7 +120,7 @@ fn publish_incoming(
                 Ok(_) => continue,
                 Err(e) => (CloseCode::Policy, e.to_string()),
             },
-            (Message::Text(_), Err(why)) => (CloseCode::Policy, why.to_string()),
+            (Message::Text(_), Err(why)) => (CloseCode::Policy, why.clone()),
             _ => (
                 CloseCode::Unsupported,
                 "binary frames are not accepted".to_string(),

@@ -1,0 +1,185 @@
+//! The auth file (`--auth-file`): TOML, one `[[token]]` table per token.
+//!
+//! ```toml
+//! [[token]]
+//! secret = "s3cret"
+//! publish = ["alerts-*"]   # may publish to these topics (default: none)
+//! subscribe = ["*"]        # may subscribe to these (default: none)
+//!
+//! [[token]]
+//! secret = "reader-7f3a"
+//! subscribe = ["news", "alerts-*"]
+//! ```
+//!
+//! Refused, with one line naming the problem and the token by its place
+//! (`token #2`), never by its secret: a key other than these (a typo
+//! should not silently grant less or more), an empty secret, a secret
+//! given twice, and a pattern with characters outside the topic alphabet
+//! and `*` (`pattern.rs`). A TOML syntax error is named by its line; the
+//! offending text is not quoted, since it may be a secret.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::pattern::Pattern;
+use super::policy::{Grant, Policy};
+
+/// The file as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    token: Vec<Token>,
+}
+
+/// One `[[token]]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Token {
+    secret: String,
+    #[serde(default)]
+    publish: Vec<String>,
+    #[serde(default)]
+    subscribe: Vec<String>,
+}
+
+/// Reads an auth file's text into a [`Policy`]. Pure: no file system, no
+/// log; the fuzz target calls it.
+///
+/// # Errors
+/// One line saying what is wrong and where (`token #2: an empty secret`,
+/// `line 3: unknown field ...`), without any secret.
+pub fn parse(text: &str) -> Result<Policy, String> {
+    let file: File = toml::from_str(text).map_err(|e| syntax(text, &e))?;
+    let mut grants: Vec<Grant> = Vec::with_capacity(file.token.len());
+    for (i, token) in file.token.into_iter().enumerate() {
+        let place = format!("token #{}", i + 1);
+        if token.secret.is_empty() {
+            return Err(format!("{place}: an empty secret"));
+        }
+        let list = |patterns: &[String], key: &str| -> Result<Vec<Pattern>, String> {
+            let each = patterns.iter().map(|p| Pattern::new(p));
+            each.collect::<Result<_, _>>()
+                .map_err(|e| format!("{place}: {key}: {e}"))
+        };
+        let grant = Grant::new(
+            &token.secret,
+            list(&token.publish, "publish")?,
+            list(&token.subscribe, "subscribe")?,
+        );
+        if let Some(first) = grants.iter().position(|g| g.same_secret(&grant)) {
+            return Err(format!(
+                "{place} has the same secret as token #{}",
+                first + 1
+            ));
+        }
+        grants.push(grant);
+    }
+    Ok(Policy::new(grants))
+}
+
+/// Reads and parses the auth file at `path`.
+///
+/// # Errors
+/// One line naming the file and the problem.
+pub fn read(path: &Path) -> Result<Policy, String> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("auth file {name}: cannot read it: {e}"))?;
+    parse(&text).map_err(|e| format!("auth file {name}: {e}"))
+}
+
+/// A TOML or serde error as one line: its message and the line it is on.
+/// The error's own `Display` quotes the file around the fault, which may
+/// be a secret, so it is not used.
+fn syntax(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::policy::Action;
+
+    #[test]
+    fn a_good_file() {
+        let policy = parse(
+            "[[token]]\nsecret = \"s3cret\"\npublish = [\"alerts-*\"]\nsubscribe = [\"*\"]\n\n\
+             [[token]]\nsecret = \"reader\"\nsubscribe = [\"news\"]\n",
+        )
+        .unwrap();
+        assert_eq!(policy.len(), 2);
+        let writer = policy.identify(b"s3cret").unwrap();
+        assert!(writer.may(Action::Publish, "alerts-disk"));
+        assert!(!writer.may(Action::Publish, "news"));
+        let reader = policy.identify(b"reader").unwrap();
+        assert!(reader.may(Action::Subscribe, "news"));
+        assert!(!reader.may(Action::Publish, "news"));
+        assert!(!reader.may(Action::Subscribe, "alerts"));
+    }
+
+    #[test]
+    fn an_empty_file_knows_no_token() {
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse("# nobody yet\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_bad_file_is_one_line_without_the_secret() {
+        let cases = [
+            (
+                "[[token]]\nsecret = \"s3cret\"\npublsh = [\"*\"]\n",
+                "line 3: unknown field `publsh`",
+            ),
+            (
+                "[[tokens]]\nsecret = \"s3cret\"\n",
+                "line 1: unknown field `tokens`",
+            ),
+            ("[[token]]\nsecret = \"\"\n", "token #1: an empty secret"),
+            ("[[token]]\npublish = [\"*\"]\n", "missing field `secret`"),
+            (
+                "[[token]]\nsecret = \"a\"\n[[token]]\nsecret = \"s3cret\"\n\
+                 [[token]]\nsecret = \"s3cret\"\n",
+                "token #3 has the same secret as token #2",
+            ),
+            (
+                "[[token]]\nsecret = \"s3cret\"\nsubscribe = [\"news.*\"]\n",
+                "token #1: subscribe: pattern \"news.*\" has '.'",
+            ),
+            (
+                "[[token]]\nsecret = \"s3cret\"\npublish = [\"\"]\n",
+                "token #1: publish: an empty pattern",
+            ),
+            ("[[token]]\nsecret = s3cret\n", "line 2: "),
+            ("[[token]]\nsecret = \"s3cret\n", "line 2: "),
+            (
+                "[[token]]\nsecret = \"s3cret\"\npublish = \"*\"\n",
+                "line 3: ",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(expected), "{text:?}: {e}");
+            assert!(!e.contains("s3cret"), "{text:?}: {e}");
+            assert!(!e.contains('\n'), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn reading_names_the_file() {
+        let e = read(Path::new("/nonexistent/auth.toml")).unwrap_err();
+        assert!(
+            e.starts_with("auth file /nonexistent/auth.toml: cannot read it: "),
+            "{e}"
+        );
+    }
+}

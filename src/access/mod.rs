@@ -1,0 +1,205 @@
+//! Who may publish and subscribe: tokens with topic patterns, read from the
+//! auth file (`--auth-file`, `file.rs`) plus `--publish-token` (a token for
+//! every topic), and what a request without a token may do
+//! (`--anonymous`).
+//!
+//! ```text
+//! POST /topics/news HTTP/1.1\r\n              (anonymous may only read)
+//! Content-Length: 5\r\n\r\nhello
+//!   → HTTP/1.1 401 Unauthorized\r\n
+//!     WWW-Authenticate: Bearer\r\n …
+//!     publishing needs Authorization: Bearer <token>\n
+//!
+//! GET /topics/news/sse?token=wrong HTTP/1.1\r\n
+//!   → HTTP/1.1 401 Unauthorized\r\n
+//!     WWW-Authenticate: Bearer error="invalid_token"\r\n …
+//!     unknown token\n
+//!
+//! POST /topics/news HTTP/1.1\r\n              (the token may publish to alerts-* only)
+//! Authorization: Bearer s3cret\r\n …
+//!   → HTTP/1.1 403 Forbidden\r\n …
+//!     this token may not publish to news\n
+//! ```
+//!
+//! The rules, in order: with no token configured at all (no auth file, no
+//! publish token), tokens are not read and anonymous decides. Otherwise a
+//! token that matches no secret is a 401, whatever anonymous may do; a
+//! request anonymous may make is allowed; one without a token is a 401;
+//! and a token's grant must cover every topic named (`/topics/a,b/sse`
+//! needs both), else a 403 naming the first topic refused. A token thus
+//! adds to what anonymous may do, never takes away: a client could always
+//! leave its token out.
+//!
+//! The policy is an `Arc` behind a lock, cloned by each request: SIGHUP
+//! ([`Access::reload`]) reads the file first and holds the lock only to
+//! swap the `Arc`. A reload governs the requests after it; streams and
+//! WebSockets already open keep what they were granted when they started,
+//! publishing through the socket included.
+//!
+//! Files: `token.rs` (where the token comes from, and its redaction in the
+//! log), `policy.rs` (grants, the constant-time lookup), `pattern.rs`
+//! (wildcards), `file.rs` (the TOML).
+
+mod file;
+mod pattern;
+mod policy;
+mod token;
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError, RwLock};
+
+pub use file::{parse, read};
+pub use pattern::Pattern;
+pub use policy::{Action, Grant, Policy};
+pub use token::{REDACTED, presented, redacted};
+
+use crate::config::{AccessConfig, Anonymous};
+use crate::error::{Error, Result};
+use crate::http::request::Request;
+use crate::metrics::Metrics;
+
+/// The server's access policy, replaceable while it runs.
+pub struct Access {
+    policy: RwLock<Arc<Policy>>,
+    file: Option<PathBuf>,
+    publish_token: Option<String>,
+    anonymous: Anonymous,
+    metrics: Arc<Metrics>,
+}
+
+impl Access {
+    /// Reads the auth file (if any) and adds the publish token (if any).
+    ///
+    /// # Errors
+    /// One line naming the file and what is wrong with it.
+    pub fn load(
+        config: &AccessConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::result::Result<Access, String> {
+        let access = Access {
+            policy: RwLock::new(Arc::default()),
+            file: config.auth_file.clone(),
+            publish_token: config.publish_token.clone(),
+            anonymous: config.anonymous(),
+            metrics,
+        };
+        let (policy, _) = access.build()?;
+        *access
+            .policy
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        Ok(access)
+    }
+
+    /// Reads the auth file again; on success the new tokens govern every
+    /// request from now on, and the number the file holds is returned.
+    /// `None` when there is no auth file to read.
+    ///
+    /// # Errors
+    /// One line naming the file and the problem; the policy in force stays.
+    pub fn reload(&self) -> std::result::Result<Option<usize>, String> {
+        if self.file.is_none() {
+            return Ok(None);
+        }
+        let (policy, tokens) = self.build()?;
+        // Only the swap holds the lock: readers wait for nothing longer.
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        Ok(Some(tokens))
+    }
+
+    /// The file's grants, then the publish token's; and how many the file
+    /// holds.
+    fn build(&self) -> std::result::Result<(Policy, usize), String> {
+        let policy = match &self.file {
+            Some(path) => read(path)?,
+            None => Policy::default(),
+        };
+        let in_file = policy.len();
+        let policy = match &self.publish_token {
+            Some(token) => policy.with(Grant::everything(token)),
+            None => policy,
+        };
+        Ok((policy, in_file))
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The auth file, if one was given.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
+    /// What a request without a token may do.
+    pub fn anonymous(&self) -> Anonymous {
+        self.anonymous
+    }
+
+    /// Whether `req` may do `action` to every one of `topics`, counting a
+    /// refusal in `/metrics` by its status.
+    ///
+    /// # Errors
+    /// `Unauthorized` (401, no token), `InvalidToken` (401), `OutOfScope`
+    /// (403).
+    pub fn check<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Result<()> {
+        let decided = self.decide(req, action, topics);
+        if let Err(e) = &decided {
+            let counter = match e.status() {
+                Some(401) => &self.metrics.denied_401,
+                _ => &self.metrics.denied_403,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        decided
+    }
+
+    /// [`Access::check`] without counting: for a permission decided ahead of
+    /// its use (publishing through a WebSocket).
+    ///
+    /// # Errors
+    /// As [`Access::check`].
+    pub fn decide<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Result<()> {
+        let policy = self.policy();
+        let configured = self.file.is_some() || self.publish_token.is_some();
+        let grant = match token::presented(req) {
+            Some(token) if configured => Some(
+                policy
+                    .identify(token.as_bytes())
+                    .ok_or(Error::InvalidToken)?,
+            ),
+            _ => None,
+        };
+        if anonymous_may(self.anonymous, action) {
+            return Ok(());
+        }
+        let Some(grant) = grant else {
+            return Err(Error::Unauthorized(match action {
+                Action::Publish => "publishing needs Authorization: Bearer <token>",
+                Action::Subscribe => "subscribing needs Authorization: Bearer <token> or ?token=",
+            }));
+        };
+        match topics.iter().find(|t| !grant.may(action, t.as_ref())) {
+            Some(topic) => Err(Error::OutOfScope(format!(
+                "this token may not {} {}",
+                action.verb(),
+                topic.as_ref()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether a request without a token may do `action`.
+fn anonymous_may(mode: Anonymous, action: Action) -> bool {
+    match mode {
+        Anonymous::ReadWrite => true,
+        Anonymous::Read => action == Action::Subscribe,
+        Anonymous::None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
