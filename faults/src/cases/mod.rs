@@ -1,0 +1,136 @@
+//! The cases, in the order they run, and what every case checks besides its
+//! own rule:
+//!
+//! ```text
+//! Server::start(spec) ─► Watch::start   baseline threads, probe, sampler
+//!                        … the case's own load …
+//!                        Watch::finish  probe: every /healthz within 100 ms
+//!                                       threads back to the baseline (bounded wait)
+//!                                       peak RSS and threads, reported
+//! drop(Server)           SIGKILL: nothing left running, even on a failure
+//! ```
+
+pub mod fd_burst;
+pub mod header_bombs;
+pub mod kill_restart;
+pub mod never_read;
+pub mod slowloris;
+pub mod soak;
+pub mod vanish;
+
+use std::time::{Duration, Instant};
+
+use crate::probe::Probe;
+use crate::procfs::{self, Sampler};
+use crate::report::Row;
+use crate::server::{Server, Spec};
+
+/// What every case is given.
+pub struct Ctx {
+    /// The release binary and the static folder.
+    pub spec: Spec,
+    /// How long the soak runs.
+    pub soak: Duration,
+}
+
+/// Figures and failures a case collects on its way.
+#[derive(Default)]
+pub struct Outcome {
+    measured: Vec<String>,
+    failures: Vec<String>,
+}
+
+impl Outcome {
+    /// Notes a measured figure.
+    pub fn figure(&mut self, text: impl Into<String>) {
+        self.measured.push(text.into());
+    }
+
+    /// Notes a failure unless `ok`.
+    pub fn require(&mut self, ok: bool, why: impl Into<String>) {
+        if !ok {
+            self.failures.push(why.into());
+        }
+    }
+
+    /// Notes a failure.
+    pub fn fail(&mut self, why: impl Into<String>) {
+        self.failures.push(why.into());
+    }
+
+    /// The table row.
+    pub fn row(self, case: &'static str, must_hold: &str, started: Instant) -> Row {
+        Row {
+            case,
+            must_hold: must_hold.to_string(),
+            measured: self.measured.join("; "),
+            failures: self.failures,
+            secs: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// The checks every case shares, around its own load.
+pub struct Watch {
+    pid: u32,
+    baseline: usize,
+    probe: Probe,
+    sampler: Sampler,
+}
+
+impl Watch {
+    /// Reads the baseline thread count, then starts the probe and sampler.
+    pub fn start(server: &Server) -> Watch {
+        let pid = server.pid();
+        let baseline = procfs::threads(pid).unwrap_or(0);
+        Watch {
+            pid,
+            baseline,
+            probe: Probe::start(server.addr),
+            sampler: Sampler::start(pid, Duration::from_millis(100)),
+        }
+    }
+
+    /// The probe, to allow 503s while a case holds the server at its cap.
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    /// Stops the probe and sampler; waits at most `settle` for the threads
+    /// to come back to the baseline; notes the figures and failures.
+    pub fn finish(self, out: &mut Outcome, settle: Duration) {
+        let health = self.probe.finish();
+        let samples = self.sampler.finish();
+        let (after, took) = procfs::wait_threads(self.pid, self.baseline, settle);
+        let peak_rss = samples.iter().map(|s| s.0).max().unwrap_or(0);
+        let peak_threads = samples.iter().map(|s| s.1).max().unwrap_or(0);
+        out.figure(health.figures());
+        out.figure(format!(
+            "threads {} → peak {peak_threads} → {after} in {} ms; peak RSS {} MiB",
+            self.baseline,
+            took.as_millis(),
+            peak_rss / 1024
+        ));
+        out.require(
+            health.ok(),
+            format!("/healthz: {}", health.figures()),
+        );
+        out.require(
+            after <= self.baseline,
+            format!(
+                "{after} threads {} s after the case, baseline {}",
+                settle.as_secs(),
+                self.baseline
+            ),
+        );
+    }
+}
+
+/// Starts a server for a case, or a failed row saying why it could not.
+pub fn start(spec: &Spec, case: &'static str, started: Instant) -> Result<Server, Box<Row>> {
+    Server::start(spec).map_err(|e| {
+        let mut out = Outcome::default();
+        out.fail(format!("server did not start: {e}"));
+        Box::new(out.row(case, "", started))
+    })
+}
