@@ -91,6 +91,11 @@ impl Watch {
         }
     }
 
+    /// Threads the server had before the case.
+    pub fn baseline(&self) -> usize {
+        self.baseline
+    }
+
     /// The probe, to allow 503s while a case holds the server at its cap.
     pub fn probe(&self) -> &Probe {
         &self.probe
