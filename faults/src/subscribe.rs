@@ -52,8 +52,8 @@ pub enum Feed {
     Ws(Box<WebSocket<TcpStream>>),
 }
 
-/// Subscribes to `topic` from `source`, after cursor `since` when given;
-/// reads time out after `timeout`.
+/// Subscribes to `topic` from `source` with `query` (`since=7`,
+/// `since=0&poll=1`, or empty); reads time out after `timeout`.
 ///
 /// # Errors
 /// The connect or the handshake fails, or the answer is not 200/101.
@@ -62,10 +62,10 @@ pub fn open(
     source: [u8; 4],
     transport: Transport,
     topic: &str,
-    since: Option<u64>,
+    query: &str,
     timeout: Duration,
 ) -> io::Result<Feed> {
-    let query = since.map_or(String::new(), |n| format!("?since={n}"));
+    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
     let stream = connect_from(source, server, None)?;
     stream.set_read_timeout(Some(timeout))?;
     if transport == Transport::Ws {

@@ -177,7 +177,7 @@ fn round_trip(addr: SocketAddr) -> Result<Duration, String> {
         return Err(format!("/healthz answered {status}"));
     }
     let timeout = Duration::from_secs(5);
-    let mut feed = subscribe::open(addr, [127, 0, 0, 1], Transport::Sse, "after", None, timeout)
+    let mut feed = subscribe::open(addr, [127, 0, 0, 1], Transport::Sse, "after", "", timeout)
         .map_err(|e| format!("subscribe: {e}"))?;
     let id = client.publish("after", "still here").map_err(|e| e.to_string())?;
     loop {

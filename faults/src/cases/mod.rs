@@ -101,6 +101,15 @@ impl Watch {
         &self.probe
     }
 
+    /// Stops the probe and sampler and notes the probe's figures, without
+    /// the thread check: for a process about to be killed.
+    pub fn stop_probe(self, out: &mut Outcome) {
+        let health = self.probe.finish();
+        let _ = self.sampler.finish();
+        out.figure(format!("before the kill: {}", health.figures()));
+        out.require(health.ok(), format!("/healthz before the kill: {}", health.figures()));
+    }
+
     /// Stops the probe and sampler; waits at most `settle` for the threads
     /// to come back to the baseline; notes the figures and failures.
     pub fn finish(self, out: &mut Outcome, settle: Duration) {

@@ -57,7 +57,7 @@ pub fn run(ctx: &Ctx) -> Row {
     let last = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = [Transport::Sse, Transport::Sse, Transport::Ws, Transport::Ws]
         .into_iter()
-        .map(|t| (t, subscribe::open(addr, [127, 0, 0, 1], t, TOPIC, None, DROP_LIMIT)))
+        .map(|t| (t, subscribe::open(addr, [127, 0, 0, 1], t, TOPIC, "", DROP_LIMIT)))
         .map(|(t, feed)| {
             let last = Arc::clone(&last);
             thread::spawn(move || read_all(addr, t, feed, &last))
@@ -141,7 +141,7 @@ fn read_all(
             Ok(Item::Dropped(why)) if resumes < MAX_RESUMES => {
                 resumes += 1;
                 let since = got.last().map_or(0, |m: &(u64, String)| m.0);
-                feed = subscribe::open(addr, [127, 0, 0, 1], transport, TOPIC, Some(since), DROP_LIMIT)
+                feed = subscribe::open(addr, [127, 0, 0, 1], transport, TOPIC, &format!("since={since}"), DROP_LIMIT)
                     .map_err(|e| fail(format!("resume after {why}: {e}"), &got))?;
             }
             Ok(other) => return Err(fail(format!("{other:?}"), &got)),

@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx) -> Row {
     let mut out = Outcome::default();
     let addr = server.addr;
     let timeout = Duration::from_secs(10);
-    let feed = subscribe::open(addr, [127, 0, 0, 1], Transport::Sse, TOPIC, None, timeout);
+    let feed = subscribe::open(addr, [127, 0, 0, 1], Transport::Sse, TOPIC, "", timeout);
     let workers: Vec<_> = (0..THREADS)
         .map(|t| thread::spawn(move || vanish_batch(addr, t)))
         .collect();
