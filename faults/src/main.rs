@@ -100,7 +100,10 @@ fn parse_args() -> Result<(Ctx, Option<Vec<String>>), String> {
         }
     }
     if !binary.is_file() {
-        return Err(format!("no server binary at {} (make release)", binary.display()));
+        return Err(format!(
+            "no server binary at {} (make release)",
+            binary.display()
+        ));
     }
     let spec = Spec {
         binary,

@@ -64,17 +64,19 @@ impl Sampler {
     pub fn start(pid: u32, every: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
+        // The first sample now, so even a short stretch has one.
+        let first: Vec<Sample> = rss_kib(pid).zip(threads(pid)).into_iter().collect();
         let handle = thread::Builder::new()
             .name("sampler".into())
             .spawn(move || {
-                let mut samples = Vec::new();
+                let mut samples = first;
                 let mut next = Instant::now();
                 while !flag.load(Ordering::Relaxed) {
+                    next += every;
+                    thread::sleep(next.saturating_duration_since(Instant::now()));
                     if let (Some(kib), Some(n)) = (rss_kib(pid), threads(pid)) {
                         samples.push((kib, n));
                     }
-                    next += every;
-                    thread::sleep(next.saturating_duration_since(Instant::now()));
                 }
                 samples
             })

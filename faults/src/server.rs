@@ -8,6 +8,10 @@
 //! drop(Server)                                  → SIGKILL, wait: no stray process
 //! ```
 //!
+//! The probe's lines of the access log (`127.0.0.254:… "GET /healthz" 200 82 3ms`)
+//! give the server's own time for each probe, to tell a slow server from a
+//! slow client.
+//!
 //! `prlimit` execs the server, so the child's PID is the server's and its
 //! `/proc` entries are the ones read. Warnings and errors are kept, so a case
 //! can count lines (`accept failed`) and a failure can show the last words.
@@ -16,6 +20,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -54,6 +59,7 @@ pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    probe_ms: Arc<AtomicU64>,
 }
 
 impl Server {
@@ -65,7 +71,9 @@ impl Server {
         let mut command = match spec.nofile {
             Some(n) => {
                 let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(&spec.binary);
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(&spec.binary);
                 c
             }
             None => Command::new(&spec.binary),
@@ -84,11 +92,13 @@ impl Server {
             .map_err(|e| format!("cannot start {}: {e}", spec.binary.display()))?;
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(Vec::new()));
-        let lines = read_lines(stderr, Arc::clone(&log));
+        let probe_ms = Arc::new(AtomicU64::new(0));
+        let lines = read_lines(stderr, Arc::clone(&log), Arc::clone(&probe_ms));
         let mut server = Server {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
+            probe_ms,
         };
         let addr = listening_addr(&lines).map_err(|e| format!("{e}; log: {}", server.tail()))?;
         server.addr = addr;
@@ -98,6 +108,12 @@ impl Server {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The longest time the server's access log gave a probe's `/healthz`
+    /// (from 127.0.0.254), in ms, kept up to date by the log reader.
+    pub fn probe_ms(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.probe_ms)
     }
 
     /// Whether it has exited (or was killed).
@@ -157,6 +173,7 @@ fn listening_addr(lines: &Receiver<String>) -> Result<SocketAddr, String> {
 fn read_lines(
     pipe: impl std::io::Read + Send + 'static,
     log: Arc<Mutex<Vec<String>>>,
+    probe_ms: Arc<AtomicU64>,
 ) -> Receiver<String> {
     let (tx, rx) = channel();
     thread::Builder::new()
@@ -166,6 +183,9 @@ fn read_lines(
                 let Ok(line) = line else { break };
                 // Only warnings and errors are kept: the access log of a
                 // 10-minute soak would otherwise fill our memory.
+                if let Some(ms) = probe_time(&line) {
+                    probe_ms.fetch_max(ms, Ordering::Relaxed);
+                }
                 if line.contains("[WARN]") || line.contains("[ERROR]") {
                     log.lock().expect("log lock").push(line.clone());
                 }
@@ -174,6 +194,15 @@ fn read_lines(
         })
         .expect("spawn the log reader");
     rx
+}
+
+/// The time of a probe's access-log line:
+/// `… [INFO] 127.0.0.254:39554 "GET /healthz" 200 82 3ms` → 3.
+fn probe_time(line: &str) -> Option<u64> {
+    if !line.contains("127.0.0.254:") || !line.contains("\"GET /healthz\"") {
+        return None;
+    }
+    line.rsplit(' ').next()?.strip_suffix("ms")?.parse().ok()
 }
 
 /// A temporary data folder, removed when dropped.

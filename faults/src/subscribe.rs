@@ -65,7 +65,11 @@ pub fn open(
     query: &str,
     timeout: Duration,
 ) -> io::Result<Feed> {
-    let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     let stream = connect_from(source, server, None)?;
     stream.set_read_timeout(Some(timeout))?;
     if transport == Transport::Ws {
@@ -74,13 +78,19 @@ pub fn open(
         let (ws, _) = tungstenite::client(url, stream).map_err(io::Error::other)?;
         return Ok(Feed::Ws(Box::new(ws)));
     }
-    let path = if transport == Transport::Sse { "sse" } else { "stream" };
+    let path = if transport == Transport::Sse {
+        "sse"
+    } else {
+        "stream"
+    };
     let request = format!("GET /topics/{topic}/{path}{query} HTTP/1.1\r\nHost: faults\r\n\r\n");
     io::Write::write_all(&mut &stream, request.as_bytes())?;
     let mut reader = BufReader::new(stream);
     let (status, _) = read_head(&mut reader)?;
     if status != 200 {
-        return Err(crate::http::bad_owned(format!("subscribe answered {status}")));
+        return Err(crate::http::bad_owned(format!(
+            "subscribe answered {status}"
+        )));
     }
     Ok(Feed::Http(transport, BufReader::new(Chunked::new(reader))))
 }

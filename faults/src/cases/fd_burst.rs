@@ -72,13 +72,22 @@ pub fn run(ctx: &Ctx) -> Row {
         tally.other.len(),
         server.count_log("accept failed")
     ));
-    out.require(tally.other.is_empty(), format!("unexpected: {:?}", tally.other.first()));
+    out.require(
+        tally.other.is_empty(),
+        format!("unexpected: {:?}", tally.other.first()),
+    );
     out.require(tally.served > 0, "no connection served during the burst");
     held.into_iter().for_each(reset);
     watch.probe().allow_503(false);
-    out.require(!server.exited(), format!("the server died: {}", server.tail()));
+    out.require(
+        !server.exited(),
+        format!("the server died: {}", server.tail()),
+    );
     match round_trip(server.addr) {
-        Ok(took) => out.figure(format!("after: publish → subscriber in {} ms", took.as_millis())),
+        Ok(took) => out.figure(format!(
+            "after: publish → subscriber in {} ms",
+            took.as_millis()
+        )),
         Err(e) => out.fail(format!("after the burst: {e}")),
     }
     watch.finish(&mut out, Duration::from_secs(15));
@@ -163,7 +172,12 @@ fn ask_healthz(pending: Vec<TcpStream>, tally: &mut Tally) -> Vec<TcpStream> {
         thread::sleep(Duration::from_millis(20));
     }
     tally.held += answered.iter().filter(|a| !**a).count();
-    tally.other.extend(waiting.iter().filter(|w| !w.1).map(|_| "request not sent".to_string()));
+    tally.other.extend(
+        waiting
+            .iter()
+            .filter(|w| !w.1)
+            .map(|_| "request not sent".to_string()),
+    );
     waiting.drain(..).map(|(s, _)| s).collect()
 }
 
@@ -172,17 +186,23 @@ fn ask_healthz(pending: Vec<TcpStream>, tally: &mut Tally) -> Vec<TcpStream> {
 fn round_trip(addr: SocketAddr) -> Result<Duration, String> {
     let start = Instant::now();
     let mut client = Client::connect([127, 0, 0, 1], addr).map_err(|e| e.to_string())?;
-    let (status, _) = client.request("GET", "/healthz", "").map_err(|e| e.to_string())?;
+    let (status, _) = client
+        .request("GET", "/healthz", "")
+        .map_err(|e| e.to_string())?;
     if status != 200 {
         return Err(format!("/healthz answered {status}"));
     }
     let timeout = Duration::from_secs(5);
     let mut feed = subscribe::open(addr, [127, 0, 0, 1], Transport::Sse, "after", "", timeout)
         .map_err(|e| format!("subscribe: {e}"))?;
-    let id = client.publish("after", "still here").map_err(|e| e.to_string())?;
+    let id = client
+        .publish("after", "still here")
+        .map_err(|e| e.to_string())?;
     loop {
         match feed.next().map_err(|e| format!("receive: {e}"))? {
-            Item::Message(got, text) if got == id && text == "still here" => return Ok(start.elapsed()),
+            Item::Message(got, text) if got == id && text == "still here" => {
+                return Ok(start.elapsed());
+            }
             Item::Other => {}
             other => return Err(format!("subscriber got {other:?}")),
         }

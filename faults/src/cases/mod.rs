@@ -18,6 +18,8 @@ pub mod slowloris;
 pub mod soak;
 pub mod vanish;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::probe::Probe;
@@ -73,6 +75,7 @@ impl Outcome {
 /// The checks every case shares, around its own load.
 pub struct Watch {
     pid: u32,
+    probe_ms: Arc<AtomicU64>,
     baseline: usize,
     probe: Probe,
     sampler: Sampler,
@@ -83,8 +86,11 @@ impl Watch {
     pub fn start(server: &Server) -> Watch {
         let pid = server.pid();
         let baseline = procfs::threads(pid).unwrap_or(0);
+        let probe_ms = server.probe_ms();
+        probe_ms.store(0, Ordering::Relaxed);
         Watch {
             pid,
+            probe_ms,
             baseline,
             probe: Probe::start(server.addr),
             sampler: Sampler::start(pid, Duration::from_millis(100)),
@@ -104,16 +110,21 @@ impl Watch {
     /// Stops the probe and sampler and notes the probe's figures, without
     /// the thread check: for a process about to be killed.
     pub fn stop_probe(self, out: &mut Outcome) {
-        let health = self.probe.finish();
+        let mut health = self.probe.finish();
+        health.server_ms = self.probe_ms.load(Ordering::Relaxed);
         let _ = self.sampler.finish();
         out.figure(format!("before the kill: {}", health.figures()));
-        out.require(health.ok(), format!("/healthz before the kill: {}", health.figures()));
+        out.require(
+            health.ok(),
+            format!("/healthz before the kill: {}", health.figures()),
+        );
     }
 
     /// Stops the probe and sampler; waits at most `settle` for the threads
     /// to come back to the baseline; notes the figures and failures.
     pub fn finish(self, out: &mut Outcome, settle: Duration) {
-        let health = self.probe.finish();
+        let mut health = self.probe.finish();
+        health.server_ms = self.probe_ms.load(Ordering::Relaxed);
         let samples = self.sampler.finish();
         let (after, took) = procfs::wait_threads(self.pid, self.baseline, settle);
         let peak_rss = samples.iter().map(|s| s.0).max().unwrap_or(0);
@@ -125,10 +136,7 @@ impl Watch {
             took.as_millis(),
             peak_rss / 1024
         ));
-        out.require(
-            health.ok(),
-            format!("/healthz: {}", health.figures()),
-        );
+        out.require(health.ok(), format!("/healthz: {}", health.figures()));
         out.require(
             after <= self.baseline,
             format!(

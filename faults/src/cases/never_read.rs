@@ -45,7 +45,14 @@ pub fn run(ctx: &Ctx) -> Row {
     let started = Instant::now();
     // The history holds the whole run, so a reader dropped for a moment of
     // starvation resumes without a gap.
-    let spec = ctx.spec.with(&["--write-timeout", "2s", "--topic-history", "10000", "--topic-history-bytes", "16MiB"]);
+    let spec = ctx.spec.with(&[
+        "--write-timeout",
+        "2s",
+        "--topic-history",
+        "10000",
+        "--topic-history-bytes",
+        "16MiB",
+    ]);
     let server = match super::start(&spec, "never-read", started) {
         Ok(s) => s,
         Err(row) => return *row,
@@ -57,7 +64,12 @@ pub fn run(ctx: &Ctx) -> Row {
     let last = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = [Transport::Sse, Transport::Sse, Transport::Ws, Transport::Ws]
         .into_iter()
-        .map(|t| (t, subscribe::open(addr, [127, 0, 0, 1], t, TOPIC, "", DROP_LIMIT)))
+        .map(|t| {
+            (
+                t,
+                subscribe::open(addr, [127, 0, 0, 1], t, TOPIC, "", DROP_LIMIT),
+            )
+        })
         .map(|(t, feed)| {
             let last = Arc::clone(&last);
             thread::spawn(move || read_all(addr, t, feed, &last))
@@ -65,11 +77,29 @@ pub fn run(ctx: &Ctx) -> Row {
         .collect();
     let sleepers = open_never_readers(addr, &mut out);
     let want = NEVER_READERS + 2;
-    let registered = wait_metric(addr, "connections{kind=\"sse\"}", Duration::from_secs(30), |n| n >= want as u64);
+    let registered = wait_metric(
+        addr,
+        "connections{kind=\"sse\"}",
+        Duration::from_secs(30),
+        |n| n >= want as u64,
+    );
     out.require(registered, format!("fewer than {want} SSE streams open"));
+    publish_and_check(addr, readers, &last, &mut out);
+    wait_dropped(addr, &mut out);
+    sleepers.into_iter().for_each(reset);
+    watch.finish(&mut out, Duration::from_secs(20));
+    out.row("never-read", MUST_HOLD, started)
+}
+
+/// Publishes at full speed, then checks what each reader got.
+fn publish_and_check(
+    addr: SocketAddr,
+    readers: Vec<thread::JoinHandle<Received>>,
+    last: &AtomicU64,
+    out: &mut Outcome,
+) {
     let publish_start = Instant::now();
-    let each = per_publisher();
-    let acks = publish_all(addr, each);
+    let acks = publish_all(addr, per_publisher());
     let publish_secs = publish_start.elapsed().as_secs_f64();
     let acked = acks.as_ref().map_or(0, Vec::len);
     out.figure(format!("{acked} publishes acked in {publish_secs:.1} s"));
@@ -82,9 +112,15 @@ pub fn run(ctx: &Ctx) -> Row {
     let marker = Client::connect([127, 0, 0, 1], addr).and_then(|mut c| c.publish(TOPIC, "end"));
     out.require(marker.is_ok(), "the end marker was not acked");
     for (i, reader) in readers.into_iter().enumerate() {
-        let got = reader.join().unwrap_or_else(|_| Err("reader panicked".into()));
-        check_reader(i, got, &acks, &mut out);
+        let got = reader
+            .join()
+            .unwrap_or_else(|_| Err("reader panicked".into()));
+        check_reader(i, got, &acks, out);
     }
+}
+
+/// Waits until no SSE stream is left: every never-reader dropped.
+fn wait_dropped(addr: SocketAddr, out: &mut Outcome) {
     let drop_start = Instant::now();
     let dropped = wait_metric(addr, "connections{kind=\"sse\"}", DROP_LIMIT, |n| n == 0);
     let slow = metric(addr, "slow_consumers_dropped_total").unwrap_or(0);
@@ -92,10 +128,10 @@ pub fn run(ctx: &Ctx) -> Row {
         "never-readers gone {:.1} s after the last publish ({slow} dropped as slow consumers)",
         drop_start.elapsed().as_secs_f64()
     ));
-    out.require(dropped, "never-readers still connected 15 s after the last publish");
-    sleepers.into_iter().for_each(reset);
-    watch.finish(&mut out, Duration::from_secs(20));
-    out.row("never-read", MUST_HOLD, started)
+    out.require(
+        dropped,
+        "never-readers still connected 15 s after the last publish",
+    );
 }
 
 fn open_never_readers(addr: SocketAddr, out: &mut Outcome) -> Vec<TcpStream> {
@@ -104,12 +140,16 @@ fn open_never_readers(addr: SocketAddr, out: &mut Outcome) -> Vec<TcpStream> {
     let mut errors = 0;
     for i in 0..NEVER_READERS {
         let stream = connect_from(source(50, i, PER_SOURCE), addr, Some(4096));
-        match stream.and_then(|s| std::io::Write::write_all(&mut &s, request.as_bytes()).map(|_| s)) {
+        match stream.and_then(|s| std::io::Write::write_all(&mut &s, request.as_bytes()).map(|_| s))
+        {
             Ok(s) => open.push(s),
             Err(_) => errors += 1,
         }
     }
-    out.require(errors == 0, format!("{errors} never-readers could not connect"));
+    out.require(
+        errors == 0,
+        format!("{errors} never-readers could not connect"),
+    );
     open
 }
 
@@ -141,8 +181,15 @@ fn read_all(
             Ok(Item::Dropped(why)) if resumes < MAX_RESUMES => {
                 resumes += 1;
                 let since = got.last().map_or(0, |m: &(u64, String)| m.0);
-                feed = subscribe::open(addr, [127, 0, 0, 1], transport, TOPIC, &format!("since={since}"), DROP_LIMIT)
-                    .map_err(|e| fail(format!("resume after {why}: {e}"), &got))?;
+                feed = subscribe::open(
+                    addr,
+                    [127, 0, 0, 1],
+                    transport,
+                    TOPIC,
+                    &format!("since={since}"),
+                    DROP_LIMIT,
+                )
+                .map_err(|e| fail(format!("resume after {why}: {e}"), &got))?;
             }
             Ok(other) => return Err(fail(format!("{other:?}"), &got)),
             Err(e) => return Err(fail(e.to_string(), &got)),
@@ -153,10 +200,17 @@ fn read_all(
 fn check_reader(i: usize, got: Received, acks: &[(u64, String)], out: &mut Outcome) {
     match got {
         Ok((got, resumes)) => {
-            out.figure(format!("reader {i}: {} messages, resumed {resumes}×", got.len()));
+            out.figure(format!(
+                "reader {i}: {} messages, resumed {resumes}×",
+                got.len()
+            ));
             out.require(
                 got == acks,
-                format!("reader {i} got {} messages, not the {} acked in order", got.len(), acks.len()),
+                format!(
+                    "reader {i} got {} messages, not the {} acked in order",
+                    got.len(),
+                    acks.len()
+                ),
             );
         }
         Err(e) => out.fail(e),
@@ -204,7 +258,12 @@ fn per_publisher() -> usize {
 }
 
 /// Polls `/metrics` every 100 ms until `name` satisfies `done`, at most `limit`.
-pub fn wait_metric(addr: SocketAddr, name: &str, limit: Duration, done: impl Fn(u64) -> bool) -> bool {
+pub fn wait_metric(
+    addr: SocketAddr,
+    name: &str,
+    limit: Duration,
+    done: impl Fn(u64) -> bool,
+) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
         if metric(addr, name).is_ok_and(&done) {

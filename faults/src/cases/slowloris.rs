@@ -149,8 +149,14 @@ fn judge(lorises: &[Loris], connect_errors: usize, opened_in: Duration, out: &mu
         fastest.as_secs_f64(),
         slowest.as_secs_f64()
     ));
-    out.require(connect_errors == 0, format!("{connect_errors} connects failed"));
-    out.require(open == 0, format!("{open} still open after the head timeout"));
+    out.require(
+        connect_errors == 0,
+        format!("{connect_errors} connects failed"),
+    );
+    out.require(
+        open == 0,
+        format!("{open} still open after the head timeout"),
+    );
     out.require(other == 0, format!("{other} answered with another status"));
     out.require(
         slowest <= HEAD_TIMEOUT + SLACK,

@@ -50,7 +50,9 @@ pub fn run(ctx: &Ctx) -> Row {
         .collect();
     let (mut errors, mut cut) = (Vec::new(), Vec::new());
     for w in workers {
-        let (e, streams) = w.join().unwrap_or_else(|_| (vec!["worker panicked".into()], Vec::new()));
+        let (e, streams) = w
+            .join()
+            .unwrap_or_else(|_| (vec!["worker panicked".into()], Vec::new()));
         errors.extend(e);
         cut.extend(streams);
     }
@@ -59,14 +61,38 @@ pub fn run(ctx: &Ctx) -> Row {
     let pid = server.pid();
     let all_in = watch.baseline() + 1 + 2 * EACH;
     let held = crate::procfs::threads(pid).unwrap_or(0);
-    out.figure(format!("{EACH} WS + {EACH} chunked held ({held} server threads, {all_in} expected), then cut"));
+    out.figure(format!(
+        "{EACH} WS + {EACH} chunked held ({held} server threads, {all_in} expected), then cut"
+    ));
     cut.into_iter().for_each(|(s, rst)| hang_up(s, rst));
-    out.require(errors.is_empty(), format!("{} set-ups failed, first: {:?}", errors.len(), errors.first()));
+    out.require(
+        errors.is_empty(),
+        format!(
+            "{} set-ups failed, first: {:?}",
+            errors.len(),
+            errors.first()
+        ),
+    );
     // Every cut connection has ended once the threads are back: only then
     // can nothing more be published from them.
     let base = watch.baseline() + 1; // + the subscriber's connection
     let (left, took) = crate::procfs::wait_threads(pid, base, Duration::from_secs(15));
-    out.figure(format!("cut connections' threads gone in {} ms ({left} threads)", took.as_millis()));
+    out.figure(format!(
+        "cut connections' threads gone in {} ms ({left} threads)",
+        took.as_millis()
+    ));
+    check_nothing_published(addr, feed, &mut out);
+    watch.finish(&mut out, Duration::from_secs(15));
+    out.row("vanish", MUST_HOLD, started)
+}
+
+/// Publishes a marker: the subscriber's first message must be it, and the
+/// published counter 1.
+fn check_nothing_published(
+    addr: SocketAddr,
+    feed: std::io::Result<subscribe::Feed>,
+    out: &mut Outcome,
+) {
     let marker = Client::connect([127, 0, 0, 1], addr).and_then(|mut c| c.publish(TOPIC, "marker"));
     match (feed, marker) {
         (Ok(mut feed), Ok(id)) => match feed.next() {
@@ -76,13 +102,18 @@ pub fn run(ctx: &Ctx) -> Row {
             ),
             other => out.fail(format!("the subscriber got {other:?}")),
         },
-        (feed, marker) => out.fail(format!("subscriber {:?} / marker {:?}", feed.err(), marker.err())),
+        (feed, marker) => out.fail(format!(
+            "subscriber {:?} / marker {:?}",
+            feed.err(),
+            marker.err()
+        )),
     }
     let published = metric(addr, "messages_published_total").unwrap_or(u64::MAX);
     out.figure(format!("messages published: {published}"));
-    out.require(published == 1, format!("{published} messages published, only the marker expected"));
-    watch.finish(&mut out, Duration::from_secs(15));
-    out.row("vanish", MUST_HOLD, started)
+    out.require(
+        published == 1,
+        format!("{published} messages published, only the marker expected"),
+    );
 }
 
 /// A connection to cut, and whether with an RST.
@@ -127,7 +158,9 @@ fn half_frame(addr: SocketAddr, from: [u8; 4]) -> std::io::Result<TcpStream> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     if !line.starts_with("HTTP/1.1 101") {
-        return Err(crate::http::bad_owned(format!("handshake answered {line:?}")));
+        return Err(crate::http::bad_owned(format!(
+            "handshake answered {line:?}"
+        )));
     }
     while line != "\r\n" {
         line.clear();
@@ -145,9 +178,10 @@ fn half_frame(addr: SocketAddr, from: [u8; 4]) -> std::io::Result<TcpStream> {
 /// A chunked publish cut off after `cut`.
 fn cut_chunk(addr: SocketAddr, from: [u8; 4], cut: &[u8]) -> std::io::Result<TcpStream> {
     let mut stream = connect_from(from, addr, None)?;
-    let mut request =
-        format!("POST /topics/{TOPIC} HTTP/1.1\r\nHost: faults\r\nTransfer-Encoding: chunked\r\n\r\n")
-            .into_bytes();
+    let mut request = format!(
+        "POST /topics/{TOPIC} HTTP/1.1\r\nHost: faults\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
     request.extend_from_slice(cut);
     stream.write_all(&request)?;
     Ok(stream)

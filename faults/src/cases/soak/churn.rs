@@ -107,7 +107,14 @@ impl Session {
         let what = format!("{:?} {topic} since {:?}", self.transport, self.since);
         tally.sessions += 1;
         let from = [127, 0, 0, self.source];
-        let mut feed = match subscribe::open(self.addr, from, self.transport, &topic, &query, READ_TIMEOUT) {
+        let mut feed = match subscribe::open(
+            self.addr,
+            from,
+            self.transport,
+            &topic,
+            &query,
+            READ_TIMEOUT,
+        ) {
             Ok(feed) => feed,
             Err(e) => {
                 tally.errors.push(format!("{what}: {e}"));
@@ -136,9 +143,13 @@ impl Session {
                     tally.errors.push(format!("{what}: dropped: {why}"));
                     return last;
                 }
-                Ok(Item::Gap) => tally.errors.push(format!("{what}: gap after {got} messages")),
+                Ok(Item::Gap) => tally
+                    .errors
+                    .push(format!("{what}: gap after {got} messages")),
                 Err(e) => {
-                    tally.errors.push(format!("{what}: {e} after {got} messages"));
+                    tally
+                        .errors
+                        .push(format!("{what}: {e} after {got} messages"));
                     return last;
                 }
             }

@@ -60,7 +60,10 @@ pub fn run(ctx: &Ctx) -> Row {
     let rss = Sampler::start(server.pid(), Duration::from_secs(1));
     let mut out = Outcome::default();
     let addr = server.addr;
-    let (stop_subs, stop_pubs) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (stop_subs, stop_pubs) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let acked = Arc::new(AtomicU64::new(0));
     let publishers: Vec<_> = (0..PUBLISHERS)
         .map(|p| {
@@ -68,28 +71,52 @@ pub fn run(ctx: &Ctx) -> Row {
             thread::spawn(move || publish(addr, p, &stop, &acked))
         })
         .collect();
-    let mut subscribers: Vec<thread::JoinHandle<Tally>> = [Transport::Sse, Transport::Ndjson, Transport::Ws]
+    let subscribers = start_subscribers(addr, &stop_subs);
+    thread::sleep(ctx.soak);
+    stop_subs.store(true, Ordering::Relaxed);
+    let mut tally = Tally::default();
+    subscribers
+        .into_iter()
+        .for_each(|s| tally.add(s.join().unwrap_or_default()));
+    stop_pubs.store(true, Ordering::Relaxed);
+    let publish_errors: Vec<String> = publishers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap_or_default())
+        .collect();
+    let samples: Vec<u64> = rss.finish().iter().map(|s| s.0).collect();
+    save_samples(&samples);
+    report_load(
+        acked.load(Ordering::Relaxed),
+        &publish_errors,
+        &tally,
+        &mut out,
+    );
+    check_rss(&samples, &mut out);
+    watch.finish(&mut out, Duration::from_secs(15));
+    out.row("soak", MUST_HOLD, started)
+}
+
+/// The staying subscribers, one per transport, and the churners.
+fn start_subscribers(addr: SocketAddr, stop: &Arc<AtomicBool>) -> Vec<thread::JoinHandle<Tally>> {
+    let mut subscribers: Vec<_> = [Transport::Sse, Transport::Ndjson, Transport::Ws]
         .into_iter()
         .map(|t| {
-            let stop = Arc::clone(&stop_subs);
+            let stop = Arc::clone(stop);
             thread::spawn(move || churn::stay(addr, t, stop))
         })
         .collect();
     subscribers.extend((0..CHURNERS).map(|c| {
-        let stop = Arc::clone(&stop_subs);
+        let stop = Arc::clone(stop);
         thread::spawn(move || churn::churn(addr, 200 + c, stop))
     }));
-    thread::sleep(ctx.soak);
-    stop_subs.store(true, Ordering::Relaxed);
-    let mut tally = Tally::default();
-    subscribers.into_iter().for_each(|s| tally.add(s.join().unwrap_or_default()));
-    stop_pubs.store(true, Ordering::Relaxed);
-    let publish_errors: Vec<String> = publishers.into_iter().flat_map(|p| p.join().unwrap_or_default()).collect();
-    let samples: Vec<u64> = rss.finish().iter().map(|s| s.0).collect();
-    save_samples(&samples);
+    subscribers
+}
+
+/// Notes what publishers and subscribers saw; any error is a failure.
+fn report_load(acked: u64, publish_errors: &[String], tally: &Tally, out: &mut Outcome) {
     out.figure(format!(
         "{} acked, {} publish errors; {} sessions, {} messages received, {} gaps, {} dropped, {} errors",
-        acked.load(Ordering::Relaxed),
+        acked,
         publish_errors.len(),
         tally.sessions,
         tally.messages,
@@ -97,11 +124,14 @@ pub fn run(ctx: &Ctx) -> Row {
         tally.dropped,
         tally.errors.len()
     ));
-    out.require(publish_errors.is_empty(), format!("publish: {:?}", publish_errors.first()));
-    out.require(tally.errors.is_empty(), format!("subscribers: {:?}", tally.errors.first()));
-    check_rss(&samples, &mut out);
-    watch.finish(&mut out, Duration::from_secs(15));
-    out.row("soak", MUST_HOLD, started)
+    out.require(
+        publish_errors.is_empty(),
+        format!("publish: {:?}", publish_errors.first()),
+    );
+    out.require(
+        tally.errors.is_empty(),
+        format!("subscribers: {:?}", tally.errors.first()),
+    );
 }
 
 /// Publishes at [`RATE_EACH`] a second to random topics until `stop`;
@@ -117,7 +147,10 @@ fn publish(addr: SocketAddr, p: usize, stop: &AtomicBool, acked: &AtomicU64) -> 
         }
         let topic = format!("soak-{}", fastrand::usize(..TOPICS));
         let body = format!("p{p}-{i}-{}", "x".repeat(fastrand::usize(64..=512)));
-        let c = match client.take().map_or_else(|| Client::connect([127, 0, 0, 1], addr), Ok) {
+        let c = match client
+            .take()
+            .map_or_else(|| Client::connect([127, 0, 0, 1], addr), Ok)
+        {
             Ok(c) => client.insert(c),
             Err(e) => {
                 errors.push(format!("connect: {e}"));
@@ -142,7 +175,11 @@ fn publish(addr: SocketAddr, p: usize, stop: &AtomicBool, acked: &AtomicU64) -> 
 /// Keeps the samples in `faults/target/soak-rss.csv` (second, KiB), for a look.
 fn save_samples(samples: &[u64]) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/soak-rss.csv");
-    let text: String = samples.iter().enumerate().map(|(s, kib)| format!("{s},{kib}\n")).collect();
+    let text: String = samples
+        .iter()
+        .enumerate()
+        .map(|(s, kib)| format!("{s},{kib}\n"))
+        .collect();
     let _ = std::fs::write(path, format!("second,rss_kib\n{text}"));
 }
 
@@ -152,15 +189,24 @@ fn check_rss(samples: &[u64], out: &mut Outcome) {
     let kept = &samples[skip.min(samples.len())..];
     let slope = slope_kib_per_sec(kept) * 60.0 / 1024.0;
     let max = samples.iter().max().copied().unwrap_or(0) / 1024;
-    let (first, last) = (kept.first().copied().unwrap_or(0), kept.last().copied().unwrap_or(0));
+    let (first, last) = (
+        kept.first().copied().unwrap_or(0),
+        kept.last().copied().unwrap_or(0),
+    );
     out.figure(format!(
         "RSS {} samples: after warm-up {:.1} → {:.1} MiB, slope {slope:+.3} MiB/min, max {max} MiB",
         samples.len(),
         first as f64 / 1024.0,
         last as f64 / 1024.0
     ));
-    out.require(kept.len() >= 10, format!("only {} RSS samples after the warm-up", kept.len()));
-    out.require(slope < SLOPE_MIB_PER_MIN, format!("RSS grows {slope:.3} MiB/min"));
+    out.require(
+        kept.len() >= 10,
+        format!("only {} RSS samples after the warm-up", kept.len()),
+    );
+    out.require(
+        slope < SLOPE_MIB_PER_MIN,
+        format!("RSS grows {slope:.3} MiB/min"),
+    );
     out.require(max < MAX_RSS_MIB, format!("RSS reached {max} MiB"));
 }
 
