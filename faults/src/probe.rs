@@ -37,7 +37,8 @@ pub struct Probe {
 
 #[derive(Default)]
 struct Seen {
-    latencies: Vec<Duration>,
+    /// Each answer's time, and when (since the probe started) it was asked.
+    latencies: Vec<(Duration, Duration)>,
     connects: Vec<Duration>,
     refused: usize,
     misses: Vec<String>,
@@ -52,6 +53,10 @@ pub struct Health {
     pub refused: usize,
     /// Slowest answer.
     pub max: Duration,
+    /// When the slowest was asked, since the probe started.
+    pub max_at: Duration,
+    /// Answers slower than [`BOUND`].
+    pub over: usize,
     /// 99th percentile answer time.
     pub p99: Duration,
     /// Slowest connect (the kernel's part: SYN, SYN-ACK, ACK).
@@ -72,10 +77,12 @@ impl Health {
     /// `healthz 412× max 31 ms p99 9 ms`.
     pub fn figures(&self) -> String {
         let mut s = format!(
-            "healthz {}× max {} ms p99 {} ms (slowest connect {} ms, slowest in the server's log {} ms)",
+            "healthz {}× max {} ms (at +{:.1} s) p99 {} ms, {} over 100 ms (slowest connect {} ms, slowest in the server's log {} ms)",
             self.answers,
             self.max.as_millis(),
+            self.max_at.as_secs_f64(),
             self.p99.as_millis(),
+            self.over,
             self.max_connect.as_millis(),
             self.server_ms
         );
@@ -120,8 +127,9 @@ impl Probe {
             let _ = h.join();
         }
         let seen = std::mem::take(&mut *self.seen.lock().expect("probe lock"));
-        let mut sorted = seen.latencies.clone();
+        let mut sorted: Vec<Duration> = seen.latencies.iter().map(|l| l.0).collect();
         sorted.sort();
+        let slowest = seen.latencies.iter().max().copied().unwrap_or_default();
         let p99 = sorted
             .get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1)))
             .copied()
@@ -129,7 +137,9 @@ impl Probe {
         Health {
             answers: sorted.len(),
             refused: seen.refused,
-            max: sorted.last().copied().unwrap_or_default(),
+            max: slowest.0,
+            max_at: slowest.1,
+            over: sorted.iter().filter(|&&l| l > BOUND).count(),
             p99,
             max_connect: seen.connects.iter().max().copied().unwrap_or_default(),
             server_ms: 0,
@@ -145,7 +155,8 @@ impl Drop for Probe {
 }
 
 fn run(addr: SocketAddr, stop: &AtomicBool, allow_503: &AtomicBool, seen: &Mutex<Seen>) {
-    let mut next = Instant::now();
+    let began = Instant::now();
+    let mut next = began;
     // At least one probe, however short the case.
     loop {
         let start = Instant::now();
@@ -156,9 +167,9 @@ fn run(addr: SocketAddr, stop: &AtomicBool, allow_503: &AtomicBool, seen: &Mutex
             seen.connects.push(connect);
         }
         match outcome.map(|(status, _)| status) {
-            Ok(200) => seen.latencies.push(took),
+            Ok(200) => seen.latencies.push((took, start - began)),
             Ok(503) if allow_503.load(Ordering::Relaxed) => {
-                seen.latencies.push(took);
+                seen.latencies.push((took, start - began));
                 seen.refused += 1;
             }
             Ok(status) => seen.misses.push(format!("status {status}")),
