@@ -23,7 +23,7 @@
 //! Why 1.5 × `tcp_wmem` max: a socket's send buffer grows up to that
 //! (4 MiB by default), so a never-reader offered less can take everything
 //! into the kernel, leaving nothing to stall on, and stay connected — with
-//! 1,000 messages of 512 bytes, 505 of 5,000 did, holding about 1 GiB of
+//! 4,000 messages of 512 bytes (2 MiB), 505 of 5,000 did, holding about 1 GiB of
 //! kernel memory between them.
 
 use std::net::{SocketAddr, TcpStream};
