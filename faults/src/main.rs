@@ -59,7 +59,15 @@ fn main() -> ExitCode {
             continue;
         }
         eprintln!("faults: {name} …");
-        let row = case(&ctx);
+        // A case that panics is a failed row; its server is killed as the
+        // panic unwinds through the case's guard, and the next case runs.
+        let row = std::panic::catch_unwind(|| case(&ctx)).unwrap_or_else(|_| Row {
+            case: name,
+            must_hold: String::new(),
+            measured: String::new(),
+            failures: vec!["the case panicked (see stderr)".into()],
+            secs: 0.0,
+        });
         eprintln!("faults: {name} {} in {:.0} s", verdict(&row), row.secs);
         rows.push(row);
     }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! [prlimit --nofile=512:512 --] target/release/tinypush serve --addr 127.0.0.1:0
+//!                   (or sh -c 'ulimit -n 512 && exec "$0" "$@"' … without prlimit)
 //!     --static-dir static ARGS        stderr ─► thread ─► channel
 //! INFO listening on http://127.0.0.1:40123      ← the address is read from here
 //! … the case …
@@ -12,7 +13,7 @@
 //! give the server's own time for each probe, to tell a slow server from a
 //! slow client.
 //!
-//! `prlimit` execs the server, so the child's PID is the server's and its
+//! `prlimit` (or `sh`) execs the server, so the child's PID is the server's and its
 //! `/proc` entries are the ones read. Warnings and errors are kept, so a case
 //! can count lines (`accept failed`) and a failure can show the last words.
 
@@ -69,10 +70,17 @@ impl Server {
     /// It cannot be spawned, or exits or stays silent for 20 s.
     pub fn start(spec: &Spec) -> Result<Server, String> {
         let mut command = match spec.nofile {
-            Some(n) => {
+            Some(n) if has_prlimit() => {
                 let mut c = Command::new("prlimit");
                 c.arg(format!("--nofile={n}:{n}"))
                     .arg("--")
+                    .arg(&spec.binary);
+                c
+            }
+            // Without util-linux: the shell's ulimit sets soft and hard, then execs.
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\"")])
                     .arg(&spec.binary);
                 c
             }
@@ -145,6 +153,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether util-linux's `prlimit` can be run.
+fn has_prlimit() -> bool {
+    Command::new("prlimit")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Waits for the "listening on http://ADDR" line.
