@@ -31,6 +31,9 @@ const PER_SOURCE: usize = 250;
 const CONNECTORS: usize = 16;
 const NOFILE: u64 = 512;
 
+/// The server's RSS stays under this (about twice what was measured).
+const RSS_BOUND_MIB: u64 = 64;
+
 const MUST_HOLD: &str = "server under nofile 512:512, 2,000 connections at once: each 200, 503 or held \
     in the backlog (no reset); process lives; after the burst /healthz 200 and publish → subscriber works; \
     /healthz ≤ 100 ms (503 allowed during the burst); threads back to baseline";
@@ -54,7 +57,7 @@ pub fn run(ctx: &Ctx) -> Row {
         Ok(s) => s,
         Err(row) => return *row,
     };
-    let watch = Watch::start(&server);
+    let watch = Watch::start(&server, RSS_BOUND_MIB);
     watch.probe().allow_503(true);
     let mut out = Outcome::default();
     let mut tally = Tally::default();

@@ -35,6 +35,9 @@ const PUBLISH_FOR: Duration = Duration::from_millis(1500);
 const ROUNDS: usize = 3;
 const TOPIC: &str = "durable";
 
+/// The server's RSS stays under this (about twice what was measured).
+const RSS_BOUND_MIB: u64 = 128;
+
 const MUST_HOLD: &str = "16 publishers, SIGKILL after ≥ 1.5 s and ≥ 2,000 acks, restart on the same --data-dir, 3 rounds: \
     every acked id present with its body, none acked twice, ids consecutive, next id follows; \
     /healthz ≤ 100 ms; threads back to baseline after restart";
@@ -60,7 +63,7 @@ pub fn run(ctx: &Ctx) -> Row {
     };
     let mut acks = Acks::new();
     for round in 1..=ROUNDS {
-        let watch = Watch::start(&server);
+        let watch = Watch::start(&server, RSS_BOUND_MIB);
         let (got, secs) = publish_then_kill(&mut server, watch, &mut out);
         acks.extend(got.iter().cloned());
         out.figure(format!(
@@ -77,7 +80,7 @@ pub fn run(ctx: &Ctx) -> Row {
         };
         check_history(&server, &acks, &mut out);
     }
-    let watch = Watch::start(&server);
+    let watch = Watch::start(&server, RSS_BOUND_MIB);
     watch.finish(&mut out, Duration::from_secs(10));
     out.row("kill-restart", MUST_HOLD, started)
 }

@@ -40,6 +40,8 @@ pub struct Ctx {
 pub struct Outcome {
     measured: Vec<String>,
     failures: Vec<String>,
+    /// Rules added on the way (the watch's memory bound), said after the case's own.
+    rules: Vec<String>,
 }
 
 impl Outcome {
@@ -62,9 +64,13 @@ impl Outcome {
 
     /// The table row.
     pub fn row(self, case: &'static str, must_hold: &str, started: Instant) -> Row {
+        let mut must_hold = must_hold.to_string();
+        for rule in self.rules {
+            must_hold += &format!("; {rule}");
+        }
         Row {
             case,
-            must_hold: must_hold.to_string(),
+            must_hold,
             measured: self.measured.join("; "),
             failures: self.failures,
             secs: started.elapsed().as_secs_f64(),
@@ -79,11 +85,13 @@ pub struct Watch {
     baseline: usize,
     probe: Probe,
     sampler: Sampler,
+    rss_bound_mib: u64,
 }
 
 impl Watch {
-    /// Reads the baseline thread count, then starts the probe and sampler.
-    pub fn start(server: &Server) -> Watch {
+    /// Reads the baseline thread count, then starts the probe and sampler;
+    /// the server's RSS must stay under `rss_bound_mib` throughout.
+    pub fn start(server: &Server, rss_bound_mib: u64) -> Watch {
         let pid = server.pid();
         let baseline = procfs::threads(pid).unwrap_or(0);
         let probe_ms = server.probe_ms();
@@ -94,6 +102,7 @@ impl Watch {
             baseline,
             probe: Probe::start(server.addr),
             sampler: Sampler::start(pid, Duration::from_millis(100)),
+            rss_bound_mib,
         }
     }
 
@@ -137,6 +146,14 @@ impl Watch {
             peak_rss / 1024
         ));
         out.require(health.ok(), format!("/healthz: {}", health.figures()));
+        out.rules.push(format!(
+            "peak RSS < {} MiB (every 100 ms)",
+            self.rss_bound_mib
+        ));
+        out.require(
+            peak_rss < self.rss_bound_mib * 1024,
+            format!("peak RSS {} MiB", peak_rss / 1024),
+        );
         out.require(
             after <= self.baseline,
             format!(

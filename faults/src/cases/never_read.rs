@@ -46,6 +46,9 @@ const TOPIC: &str = "load";
 const MAX_RESUMES: usize = 100;
 const DROP_LIMIT: Duration = Duration::from_secs(15);
 
+/// The server's RSS stays under this (about twice what was measured).
+const RSS_BOUND_MIB: u64 = 256;
+
 const MUST_HOLD: &str = "5,000 SSE never-readers (SO_RCVBUF 4 KiB) + 2 SSE and 2 WS readers; 4 publishers × 1 KiB bodies \
     at full speed, 1.5 × tcp_wmem max in all: every publish acked, each reader (resuming with since= when dropped \
     as too slow, as the server asks; counted) gets every acked message in order, no gap, \
@@ -71,7 +74,7 @@ pub fn run(ctx: &Ctx) -> Row {
         Ok(s) => s,
         Err(row) => return *row,
     };
-    let watch = Watch::start(&server);
+    let watch = Watch::start(&server, RSS_BOUND_MIB);
     let mut out = Outcome::default();
     let addr = server.addr;
     // The last acknowledged id, once the publishers are done (0 until then).
@@ -151,7 +154,7 @@ fn wait_dropped(addr: SocketAddr, out: &mut Outcome) {
 fn open_never_readers(addr: SocketAddr, out: &mut Outcome) -> Vec<TcpStream> {
     let request = format!("GET /topics/{TOPIC}/sse HTTP/1.1\r\nHost: faults\r\n\r\n");
     let mut open = Vec::with_capacity(NEVER_READERS);
-    let mut errors = 0;
+    let (mut errors, start) = (0, Instant::now());
     for i in 0..NEVER_READERS {
         let stream = connect_from(source(50, i, PER_SOURCE), addr, Some(4096));
         match stream.and_then(|s| std::io::Write::write_all(&mut &s, request.as_bytes()).map(|_| s))
@@ -160,6 +163,11 @@ fn open_never_readers(addr: SocketAddr, out: &mut Outcome) -> Vec<TcpStream> {
             Err(_) => errors += 1,
         }
     }
+    out.figure(format!(
+        "{} never-readers opened, all at once, in {:.1} s",
+        open.len(),
+        start.elapsed().as_secs_f64()
+    ));
     out.require(
         errors == 0,
         format!("{errors} never-readers could not connect"),

@@ -29,6 +29,9 @@ const DRIP_EVERY: Duration = Duration::from_millis(500);
 /// The head dripped; after it, `a` forever (a header value that never ends).
 const HEAD: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: faults\r\nX-Slow: ";
 
+/// The server's RSS stays under this (about twice what was measured).
+const RSS_BOUND_MIB: u64 = 128;
+
 const MUST_HOLD: &str = "2,000 partial heads, a byte every 500 ms, from 20 addresses; --head-timeout 2s: \
     each gets 408 or a close within 2 s + 2 s of its connect; /healthz ≤ 100 ms throughout; threads back to baseline";
 
@@ -56,7 +59,7 @@ pub fn run(ctx: &Ctx) -> Row {
         Ok(s) => s,
         Err(row) => return *row,
     };
-    let watch = Watch::start(&server);
+    let watch = Watch::start(&server, RSS_BOUND_MIB);
     let mut out = Outcome::default();
     let mut lorises = Vec::with_capacity(CONNECTIONS);
     let mut connect_errors = 0;

@@ -11,9 +11,9 @@
 //! Must hold: every publish acknowledged; every subscriber's ids follow one
 //! by one (a gap event only where the history no longer reaches the
 //! cursor); none dropped as too slow; after the warm-up (the first 20 % of
-//! the samples, at least 40 s: the histories fill in 20 s), the least-squares slope of RSS is under 1 MiB/min and the
-//! largest sample under 128 MiB; /healthz within 100 ms; threads back to the
-//! baseline. The server keeps its history in a data dir, so the store is
+//! the samples, at least 40 s: the histories fill in 20 s), the
+//! least-squares slope of RSS is under 1 MiB/min; RSS under 128 MiB
+//! throughout; /healthz within 100 ms; threads back to the baseline. The server keeps its history in a data dir, so the store is
 //! part of the soak.
 
 mod churn;
@@ -41,11 +41,13 @@ const WARM_UP: f64 = 0.2;
 /// then by design; twice that, for the store's cache to settle.
 const MIN_WARM_UP_SECS: usize = 40;
 const SLOPE_MIB_PER_MIN: f64 = 1.0;
-const MAX_RSS_MIB: u64 = 128;
+
+/// The server's RSS stays under this (about twice what was measured).
+const RSS_BOUND_MIB: u64 = 128;
 
 const MUST_HOLD: &str = "4 publishers × 100/s over 8 topics, 3 staying + 6 churning SSE/NDJSON/WS subscribers \
     resuming with since=: every publish acked, ids one by one, none dropped; after the warm-up (20 %, ≥ 40 s) RSS slope \
-    < 1 MiB/min, max RSS < 128 MiB; /healthz ≤ 100 ms; threads back to baseline";
+    < 1 MiB/min; /healthz ≤ 100 ms; threads back to baseline";
 
 /// Runs the case.
 pub fn run(ctx: &Ctx) -> Row {
@@ -56,7 +58,7 @@ pub fn run(ctx: &Ctx) -> Row {
         Ok(s) => s,
         Err(row) => return *row,
     };
-    let watch = Watch::start(&server);
+    let watch = Watch::start(&server, RSS_BOUND_MIB);
     let rss = Sampler::start(server.pid(), Duration::from_secs(1));
     let mut out = Outcome::default();
     let addr = server.addr;
@@ -207,7 +209,6 @@ fn check_rss(samples: &[u64], out: &mut Outcome) {
         slope < SLOPE_MIB_PER_MIN,
         format!("RSS grows {slope:.3} MiB/min"),
     );
-    out.require(max < MAX_RSS_MIB, format!("RSS reached {max} MiB"));
 }
 
 /// Least-squares slope of samples one second apart, KiB per second.
