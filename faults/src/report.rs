@@ -1,9 +1,9 @@
 //! The results table, one row per case, in markdown:
 //!
 //! ```text
-//! | case | what must hold | measured | result |
-//! |---|---|---|---|
-//! | slowloris | each of 2,000 … | 2000× 408 … | pass |
+//! | case | what must hold | measured | time | result |
+//! |---|---|---|---|---|
+//! | slowloris | 2,000 partial heads … | 2000× 408 … | 2 s | pass |
 //! ```
 
 /// One case's outcome.

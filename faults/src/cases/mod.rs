@@ -6,6 +6,7 @@
 //!                        … the case's own load …
 //!                        Watch::finish  probe: every /healthz within 100 ms
 //!                                       threads back to the baseline (bounded wait)
+//!                                       RSS (every 100 ms) under the case's bound
 //!                                       peak RSS and threads, reported
 //! drop(Server)           SIGKILL: nothing left running, even on a failure
 //! ```
