@@ -46,12 +46,17 @@
 //! is not CORS: its handshake checks `Origin` against the same list
 //! (`ws/handshake.rs`).
 //!
+//! A listed origin may publish with a plain `POST`; an origin neither
+//! listed nor the server's own gets 403 (`http/origin.rs`), since a form
+//! or a `text/plain` fetch needs no preflight.
+//!
 //! Left out: `Access-Control-Allow-Credentials` (tokens travel in a
 //! header or the query, never in cookies), and CORS on paths other than
 //! `/topics/`.
 
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
+use crate::http::origin;
 use crate::http::request::Request;
 use crate::http::response::{Head, Header};
 
@@ -109,12 +114,8 @@ fn allowed_origin(req: &Request, listed: &[String]) -> Option<String> {
     if listed.iter().any(|o| o == "*") {
         return Some("*".to_string());
     }
-    let origin = req.header("Origin")?.trim();
-    let bare = origin.trim_end_matches('/');
-    listed
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(bare))
-        .then(|| origin.to_string())
+    let page = req.header("Origin")?.trim();
+    origin::is_listed(page, listed).then(|| page.to_string())
 }
 
 /// The headers every answer carries, given what was allowed.
