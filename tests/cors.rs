@@ -8,6 +8,7 @@
 //! POST /topics/news     Origin: https://app.example     → 200 (401 without the token), Allow-Origin
 //! POST /topics/news     Origin: https://evil.example    → 403 "origin not allowed", nothing published
 //! POST /topics/news     Origin: http://t, Host: t       → 200 (the server's own page; none: curl)
+//! 429 of a proxied client (per-request limit)           → Allow-Origin too
 //! GET  /topics/news/sse Origin: https://app.example     → stream head with Allow-Origin
 //! without --cors-origin                                 → no CORS headers; OPTIONS → 405
 //! ```
@@ -257,4 +258,25 @@ fn the_403_to_another_origin_says_vary_and_a_listed_page_still_reads_its_401() {
     let (head, _) = get(star.addr, &simple_post("POST", "t", "https://any.example"));
     assert_eq!(head.status, 401);
     assert_eq!(head.header("Access-Control-Allow-Origin"), Some("*"));
+}
+
+#[test]
+fn the_per_request_429_of_a_proxied_client_carries_allow_origin() {
+    let server = start_server_with(|c| {
+        with_app(c);
+        c.access.max_connections_per_ip = 1;
+        c.access.trust_proxy = vec!["127.0.0.1/32".parse().unwrap()];
+    });
+    // A stream holds 203.0.113.7's one place.
+    let mut stream = connect(server.addr);
+    stream.send(b"GET /topics/t/sse HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n");
+    assert_eq!(stream.head().status, 200);
+    let raw = format!(
+        "POST /topics/news HTTP/1.1\r\nHost: t\r\nOrigin: {APP}\r\n\
+         X-Forwarded-For: 203.0.113.7\r\nContent-Length: 5\r\n\r\nhello"
+    );
+    let (head, _) = get(server.addr, raw.as_bytes());
+    assert_eq!(head.status, 429);
+    assert_eq!(head.header("Access-Control-Allow-Origin"), Some(APP));
+    assert_eq!(head.header("Retry-After"), Some("1"));
 }
