@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use log::{debug, info};
 
 use crate::access;
-use crate::endpoints::{App, demos, echo, health, static_files, topics};
+use crate::endpoints::{App, cors, demos, echo, health, static_files, topics};
 use crate::error::{Error, Result};
 use crate::http::body::{self, Framing};
 use crate::http::exchange::{Counted, Exchange, Outcome, Shared, write_error};
@@ -151,11 +151,14 @@ fn configure(stream: &TcpStream, shared: &Shared, peer: SocketAddr) -> io::Resul
         .inspect_err(|e| debug!("{peer} cannot configure socket: {e}"))
 }
 
-/// Routes the request, and answers the error if it fails. A request that
+/// Routes the request, and answers the error if it fails, the CORS headers
+/// of `/topics/` on either (`cors.rs`). A request that
 /// came through a trusted proxy holds its client's place in the per-address
 /// count until then (`limits/`): the proxy's connection carries many clients.
 /// Afterwards the connection counts as plain HTTP again in `/metrics`.
 fn respond(x: &mut Exchange, app: &App) -> Outcome {
+    // First, so that a 429 here carries them too.
+    cors::add_headers(x);
     let routed = (x.shared.limits)
         .admit_request(x.peer.ip(), x.client)
         .and_then(|_place| route(x, app));

@@ -32,11 +32,12 @@
 //! ```
 //!
 //! The headers ride on the exchange (`Exchange::extra_headers`), which
-//! `reply`, the stream heads and `write_error` add: set once here, on
-//! every answer, whichever handler writes it. The allowed origin is echoed
-//! (`*` when `*` is configured). `Vary: Origin` goes on every topics answer
-//! when a list is configured, since the answer depends on the `Origin`: a
-//! cache must not hand one origin's answer to another.
+//! `reply`, the stream heads and `write_error` add: set once here
+//! ([`add_headers`], from `connection::respond` before the per-request
+//! limit), on every answer, whichever handler writes it. The allowed
+//! origin is echoed (`*` when `*` is configured). `Vary: Origin` goes on
+//! every topics answer when a list is configured, since the answer depends
+//! on the `Origin`: a cache must not hand one origin's answer to another.
 //!
 //! An origin not listed gets no CORS headers, and its preflight a 403 with
 //! the reason: the browser refuses either way, and a 403 says so in the
@@ -46,12 +47,22 @@
 //! is not CORS: its handshake checks `Origin` against the same list
 //! (`ws/handshake.rs`).
 //!
+//! Answers without them: an error found while the request is still being
+//! read (400, 408, 411, 413, 431: the connection closes, and nothing past
+//! the framing is trusted), and the 429 or 503 at accept, before any byte
+//! of a request is read. A browser shows these as network errors.
+//!
+//! A listed origin may publish with a plain `POST`; an origin neither
+//! listed nor the server's own gets 403 (`http/origin.rs`), since a form
+//! or a `text/plain` fetch needs no preflight.
+//!
 //! Left out: `Access-Control-Allow-Credentials` (tokens travel in a
 //! header or the query, never in cookies), and CORS on paths other than
 //! `/topics/`.
 
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
+use crate::http::origin;
 use crate::http::request::Request;
 use crate::http::response::{Head, Header};
 
@@ -67,23 +78,28 @@ const EXPOSE_HEADERS: &str = "Retry-After, WWW-Authenticate";
 /// reaches every browser within ten minutes.
 const MAX_AGE_SECS: &str = "600";
 
-/// Puts the CORS headers on the exchange, and answers a preflight: `Some`
-/// when the request was one (204), `None` when the handler goes on.
-/// `methods` is what the path allows.
-///
-/// # Errors
-/// 403 for the preflight of an origin not listed.
-pub fn apply(x: &mut Exchange, methods: &'static str) -> Result<Option<Outcome>> {
+/// Puts the CORS headers on the exchange of a `/topics/` request, before
+/// anything may answer it (the per-request 429 of a proxied client too).
+pub fn add_headers(x: &mut Exchange) {
     let listed = &x.shared.config.access.cors_origins;
-    if listed.is_empty() {
-        return Ok(None);
+    if listed.is_empty() || !x.req.path().starts_with("/topics/") {
+        return;
     }
     let allowed = allowed_origin(x.req, listed);
     x.extra_headers.extend(headers(listed, allowed.as_deref()));
-    if !is_preflight(x.req) {
+}
+
+/// Answers a preflight: `Some` when the request was one (204), `None` when
+/// the handler goes on. `methods` is what the path allows.
+///
+/// # Errors
+/// 403 for the preflight of an origin not listed.
+pub fn preflight(x: &mut Exchange, methods: &'static str) -> Result<Option<Outcome>> {
+    let listed = &x.shared.config.access.cors_origins;
+    if listed.is_empty() || !is_preflight(x.req) {
         return Ok(None);
     }
-    if allowed.is_none() {
+    if allowed_origin(x.req, listed).is_none() {
         return Err(Error::Forbidden("origin not allowed by --cors-origin"));
     }
     // The answer to a preflight is for the browser, not for the page: the
@@ -109,12 +125,8 @@ fn allowed_origin(req: &Request, listed: &[String]) -> Option<String> {
     if listed.iter().any(|o| o == "*") {
         return Some("*".to_string());
     }
-    let origin = req.header("Origin")?.trim();
-    let bare = origin.trim_end_matches('/');
-    listed
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(bare))
-        .then(|| origin.to_string())
+    let page = req.header("Origin")?.trim();
+    origin::is_listed(page, listed).then(|| page.to_string())
 }
 
 /// The headers every answer carries, given what was allowed.

@@ -20,11 +20,15 @@
 //! the leftmost is the best there is. An entry that is not an address
 //! ends the walk at the last good one.
 //!
+//! An entry may carry a port or an IPv6 zone, which some proxies write
+//! (`203.0.113.7:5555`, `[2001:db8::5]:443`, `fe80::1%eth0`): both are
+//! dropped, the address is the client.
+//!
 //! Not read: the `Forwarded` header of RFC 7239 (nginx and Caddy set
-//! `X-Forwarded-For`), and ports after addresses.
+//! `X-Forwarded-For`).
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::request::Request;
 
@@ -46,7 +50,7 @@ pub fn client(peer: IpAddr, req: &Request, trusts: impl Fn(IpAddr) -> bool) -> I
 fn rightmost_untrusted(peer: IpAddr, hops: &[&str], trusts: impl Fn(IpAddr) -> bool) -> IpAddr {
     let mut client = peer;
     for hop in hops.iter().rev() {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        let Some(ip) = address(hop) else {
             break;
         };
         client = ip;
@@ -55,6 +59,42 @@ fn rightmost_untrusted(peer: IpAddr, hops: &[&str], trusts: impl Fn(IpAddr) -> b
         }
     }
     client
+}
+
+/// The address of one entry, its port and IPv6 zone dropped: `203.0.113.7`,
+/// `203.0.113.7:5555`, `2001:db8::5`, `[2001:db8::5]`, `[2001:db8::5]:443`,
+/// `fe80::1%eth0`. Anything else (`unknown`, an obfuscated `_hidden`) is
+/// `None`.
+fn address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        return without_zone(inside);
+    }
+    // One colon: IPv4 and a port. More: IPv6 (a port would need brackets).
+    match hop.split_once(':') {
+        Some((v4, port)) if !port.contains(':') => {
+            let ip = v4.parse::<Ipv4Addr>().ok()?;
+            is_port(port).then_some(IpAddr::V4(ip))
+        }
+        _ => without_zone(hop),
+    }
+}
+
+/// An IPv6 address, with or without its `%zone`.
+fn without_zone(text: &str) -> Option<IpAddr> {
+    let addr = text.split_once('%').map_or(text, |(addr, _zone)| addr);
+    addr.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+}
+
+fn is_port(text: &str) -> bool {
+    text.parse::<u16>().is_ok() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// How the access log names who asked, from the TCP peer and the client
@@ -125,6 +165,42 @@ mod tests {
         assert_eq!(client(peer, &req, in_10), ip("10.0.0.2"));
         let req = request(&["2001:db8::7 , 10.0.0.2"]);
         assert_eq!(client(peer, &req, in_10), ip("2001:db8::7"));
+    }
+
+    #[test]
+    fn ports_brackets_and_zones_are_dropped() {
+        for (hop, want) in [
+            ("203.0.113.7:5555", "203.0.113.7"),
+            ("[2001:db8::5]", "2001:db8::5"),
+            ("[2001:db8::5]:443", "2001:db8::5"),
+            ("fe80::1%eth0", "fe80::1"),
+            ("[fe80::1%25eth0]:80", "fe80::1"),
+            (" 2001:db8::5 ", "2001:db8::5"),
+        ] {
+            assert_eq!(address(hop), Some(ip(want)), "{hop}");
+        }
+        for hop in [
+            "unknown",
+            "_hidden",
+            "203.0.113.7:",
+            "203.0.113.7:port",
+            "203.0.113.7:99999",
+            "[2001:db8::5]x",
+            "[203.0.113.7]",
+            "2001:db8::5:443:junk",
+            "",
+        ] {
+            assert_eq!(address(hop), None, "{hop}");
+        }
+    }
+
+    #[test]
+    fn a_client_with_a_port_is_counted_apart_from_the_proxy() {
+        let peer = ip("10.0.0.3");
+        let req = request(&["203.0.113.7:5555, 10.0.0.2:80"]);
+        assert_eq!(client(peer, &req, in_10), ip("203.0.113.7"));
+        let req = request(&["[2001:db8::5]:443"]);
+        assert_eq!(client(peer, &req, in_10), ip("2001:db8::5"));
     }
 
     #[test]

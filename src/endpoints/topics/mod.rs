@@ -71,14 +71,14 @@ use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
 use wire::Framing;
 
-/// Routes `/topics/` + `rest`, every answer with its CORS headers
-/// (`cors.rs`).
+/// Routes `/topics/` + `rest`, every answer with the CORS headers
+/// `connection::respond` put on the exchange (`cors.rs`).
 pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
     let methods = match rest.contains('/') {
         false => PUBLISH_METHODS,
         true => SUBSCRIBE_METHODS,
     };
-    if let Some(preflight) = cors::apply(x, methods)? {
+    if let Some(preflight) = cors::preflight(x, methods)? {
         return Ok(preflight);
     }
     match rest.split_once('/') {
