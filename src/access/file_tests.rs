@@ -1,0 +1,78 @@
+//! The auth file's parsing and reading: each refusal is one line without
+//! the secret.
+
+use super::*;
+use crate::access::policy::Action;
+
+#[test]
+fn a_good_file() {
+    let policy = parse(
+        "[[token]]\nsecret = \"s3cret\"\npublish = [\"alerts-*\"]\nsubscribe = [\"*\"]\n\n\
+         [[token]]\nsecret = \"reader\"\nsubscribe = [\"news\"]\n",
+    )
+    .unwrap();
+    assert_eq!(policy.len(), 2);
+    let writer = policy.identify(b"s3cret").unwrap();
+    assert!(writer.may(Action::Publish, "alerts-disk"));
+    assert!(!writer.may(Action::Publish, "news"));
+    let reader = policy.identify(b"reader").unwrap();
+    assert!(reader.may(Action::Subscribe, "news"));
+    assert!(!reader.may(Action::Publish, "news"));
+    assert!(!reader.may(Action::Subscribe, "alerts"));
+}
+
+#[test]
+fn an_empty_file_knows_no_token() {
+    assert!(parse("").unwrap().is_empty());
+    assert!(parse("# nobody yet\n").unwrap().is_empty());
+}
+
+#[test]
+fn each_kind_of_bad_file_is_one_line_without_the_secret() {
+    let cases = [
+        (
+            "[[token]]\nsecret = \"s3cret\"\npublsh = [\"*\"]\n",
+            "line 3: unknown field `publsh`",
+        ),
+        (
+            "[[tokens]]\nsecret = \"s3cret\"\n",
+            "line 1: unknown field `tokens`",
+        ),
+        ("[[token]]\nsecret = \"\"\n", "token #1: an empty secret"),
+        ("[[token]]\npublish = [\"*\"]\n", "missing field `secret`"),
+        (
+            "[[token]]\nsecret = \"a\"\n[[token]]\nsecret = \"s3cret\"\n\
+             [[token]]\nsecret = \"s3cret\"\n",
+            "token #3 has the same secret as token #2",
+        ),
+        (
+            "[[token]]\nsecret = \"s3cret\"\nsubscribe = [\"news.*\"]\n",
+            "token #1: subscribe: pattern \"news.*\" has '.'",
+        ),
+        (
+            "[[token]]\nsecret = \"s3cret\"\npublish = [\"\"]\n",
+            "token #1: publish: an empty pattern",
+        ),
+        ("[[token]]\nsecret = s3cret\n", "line 2: "),
+        ("[[token]]\nsecret = \"s3cret\n", "line 2: "),
+        (
+            "[[token]]\nsecret = \"s3cret\"\npublish = \"*\"\n",
+            "line 3: ",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(expected), "{text:?}: {e}");
+        assert!(!e.contains("s3cret"), "{text:?}: {e}");
+        assert!(!e.contains('\n'), "{text:?}: {e}");
+    }
+}
+
+#[test]
+fn reading_names_the_file() {
+    let e = read(Path::new("/nonexistent/auth.toml")).unwrap_err();
+    assert!(
+        e.starts_with("auth file /nonexistent/auth.toml: cannot read it: "),
+        "{e}"
+    );
+}
