@@ -13,10 +13,12 @@
 //!
 //! Refused, with one line naming the problem and the token by its place
 //! (`token #2`), never by its secret: a key other than these (a typo
-//! should not silently grant less or more), an empty secret, a secret
-//! given twice, and a pattern with characters outside the topic alphabet
-//! and `*` (`pattern.rs`). A TOML syntax error is named by its line; the
-//! offending text is not quoted, since it may be a secret.
+//! should not silently grant less or more), an empty secret, a secret with
+//! whitespace or a control character (no `Authorization` header could
+//! carry it), a secret given twice, and a pattern with characters outside
+//! the topic alphabet and `*` (`pattern.rs`). A TOML syntax error is named
+//! by its line; the offending text is not quoted, since it may be a
+//! secret.
 
 use std::path::Path;
 
@@ -57,6 +59,15 @@ pub fn parse(text: &str) -> Result<Policy, String> {
         let place = format!("token #{}", i + 1);
         if token.secret.is_empty() {
             return Err(format!("{place}: an empty secret"));
+        }
+        if token
+            .secret
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "{place}: the secret has whitespace or a control character, which no Authorization header can carry"
+            ));
         }
         let list = |patterns: &[String], key: &str| -> Result<Vec<Pattern>, String> {
             let each = patterns.iter().map(|p| Pattern::new(p));

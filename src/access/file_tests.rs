@@ -69,6 +69,25 @@ fn each_kind_of_bad_file_is_one_line_without_the_secret() {
 }
 
 #[test]
+fn a_secret_with_whitespace_or_a_control_character_is_refused_unnamed() {
+    for secret in [
+        "s3 cret",
+        "s3cret\\t",
+        "s3cret\\u0000",
+        "s3cret\\u007f",
+        "\\u00a0s3cret",
+    ] {
+        let text = format!("[[token]]\nsecret = \"ok\"\n[[token]]\nsecret = \"{secret}\"\n");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(
+            e,
+            "token #2: the secret has whitespace or a control character, which no Authorization header can carry",
+            "{secret:?}"
+        );
+    }
+}
+
+#[test]
 fn reading_names_the_file() {
     let e = read(Path::new("/nonexistent/auth.toml")).unwrap_err();
     assert!(
