@@ -17,8 +17,8 @@
 //! whitespace or a control character (no `Authorization` header could
 //! carry it), a secret given twice, and a pattern with characters outside
 //! the topic alphabet and `*` (`pattern.rs`). A TOML syntax error is named
-//! by its line; the offending text is not quoted, since it may be a
-//! secret.
+//! by its line; neither the offending text nor a value serde quotes is
+//! repeated (`scrub.rs`), since it may be a secret.
 
 use std::path::Path;
 
@@ -105,7 +105,7 @@ pub fn read(path: &Path) -> Result<Policy, String> {
 /// The error's own `Display` quotes the file around the fault, which may
 /// be a secret, so it is not used.
 fn syntax(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', "; ");
+    let message = super::scrub::without_values(&e.message().trim().replace('\n', "; "));
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);

@@ -69,6 +69,40 @@ fn each_kind_of_bad_file_is_one_line_without_the_secret() {
 }
 
 #[test]
+fn a_quoted_value_is_never_repeated_wherever_the_secret_is() {
+    let cases = [
+        ("secret = \"s3cret\"\n", "line 1: unknown field `secret`"),
+        (
+            "token = \"s3cret\"\n",
+            "invalid type: string, expected a sequence",
+        ),
+        (
+            "[[token]]\nsecret = 123456789\n",
+            "line 2: invalid type: integer, expected a string",
+        ),
+        (
+            "[[token]]\nsecret = 0xDEAD\n",
+            "line 2: invalid type: integer, expected a string",
+        ),
+        (
+            "[[token]]\nsecret = \"a\"\npublish = \"s3cret\"\n",
+            "line 3: invalid type: string, expected a sequence",
+        ),
+        (
+            "[[token]]\nsecret = \"a\"\nnote = \"s3cret\"\n",
+            "line 3: unknown field `note`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(expected), "{text:?}: {e}");
+        for secret in ["s3cret", "123456789", "57005", "DEAD"] {
+            assert!(!e.contains(secret), "{text:?}: {e}");
+        }
+    }
+}
+
+#[test]
 fn a_secret_with_whitespace_or_a_control_character_is_refused_unnamed() {
     for secret in [
         "s3 cret",

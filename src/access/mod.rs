@@ -38,11 +38,13 @@
 //!
 //! Files: `token.rs` (where the token comes from, and its redaction in the
 //! log), `policy.rs` (grants, the constant-time lookup), `pattern.rs`
-//! (wildcards), `file.rs` (the TOML).
+//! (wildcards), `file.rs` (the TOML), `scrub.rs` (its errors without
+//! values).
 
 mod file;
 mod pattern;
 mod policy;
+mod scrub;
 mod token;
 
 use std::path::PathBuf;
