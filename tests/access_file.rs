@@ -3,19 +3,81 @@
 //! start warns about.
 //!
 //! ```text
+//! kill -HUP PID (file empty)      log: SIGHUP: auth file F is empty; the tokens read before stay in force
+//! kill -HUP PID (file a FIFO)     log: SIGHUP: auth file F is a pipe, not a regular file: …
 //! secret = 123456789              log: auth file F: line 2: invalid type: integer, expected a string
 //! secret = "open s3same"          log: auth file F: token #3: the secret has whitespace or a control character, …
 //! ```
 
 mod support;
 
-use support::{AUTH_FILE, ChildServer, READER, WRITER, auth_file, refused};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use support::{AUTH_FILE, ChildServer, READER, WRITER, auth_file, get, refused};
+
+/// Whether WRITER may publish to `alerts-a` now.
+fn writer_publishes(addr: SocketAddr) -> bool {
+    let raw = "POST /topics/alerts-a HTTP/1.1\r\nHost: t\r\n\
+               Authorization: Bearer w-s3cret-1\r\nContent-Length: 2\r\n\r\nhi";
+    get(addr, raw.as_bytes()).0.status == 200
+}
 
 /// Asserts no log line read so far holds `secret`.
 fn not_in_log(server: &ChildServer, secret: &str) {
     for line in server.seen() {
         assert!(!line.contains(secret), "a secret in the log: {line}");
     }
+}
+
+#[test]
+fn a_reload_of_an_empty_or_blank_file_keeps_the_tokens() {
+    let file = auth_file(AUTH_FILE);
+    let mut server = ChildServer::start(&["--auth-file", file.to_str().unwrap()]);
+    for text in ["", " \n\t\n"] {
+        std::fs::write(&file, text).unwrap();
+        server.signal("HUP");
+        let line = server.wait_new_log("the tokens read before stay in force");
+        let expected = format!(
+            "SIGHUP: auth file {} is empty; the tokens read before stay in force",
+            file.display()
+        );
+        assert!(line.ends_with(&expected), "{line}");
+        assert!(writer_publishes(server.addr));
+    }
+}
+
+#[test]
+fn a_fifo_is_read_at_start_refused_at_reload_and_sigterm_still_works() {
+    let file = auth_file("");
+    std::fs::remove_file(&file).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&file).status();
+    assert!(made.unwrap().success());
+    // The server's first read of the FIFO waits for this writer.
+    let path = file.clone();
+    let writer = std::thread::Builder::new()
+        .name("fifo-writer".into())
+        .spawn(move || {
+            let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            fifo.write_all(AUTH_FILE.as_bytes()).unwrap();
+        })
+        .unwrap();
+    let mut server = ChildServer::start(&["--auth-file", file.to_str().unwrap()]);
+    writer.join().unwrap();
+    server.wait_log("2 tokens");
+    server.wait_log("is not a regular file: read once now, SIGHUP cannot re-read it");
+    // No writer now: opening the FIFO to read would wait for ever.
+    server.signal("HUP");
+    let line = server.wait_log("the tokens read before stay in force");
+    let expected = format!(
+        "SIGHUP: auth file {} is a pipe, not a regular file: only a regular file can be re-read",
+        file.display()
+    );
+    assert!(line.contains(&expected), "{line}");
+    assert!(writer_publishes(server.addr));
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
 
 /// Files whose error line could quote the secret `9s3cret7` (or its

@@ -19,7 +19,15 @@
 //! the topic alphabet and `*` (`pattern.rs`). A TOML syntax error is named
 //! by its line; neither the offending text nor a value serde quotes is
 //! repeated (`scrub.rs`), since it may be a secret.
+//!
+//! At start the file is read as given, a pipe included (`--auth-file
+//! <(…)` is read once). A reload ([`reread`]) reads only a regular file,
+//! opened without blocking, and refuses an empty one: an editor that
+//! truncates before it writes must not revoke every token.
 
+use std::fs::{File as OsFile, Metadata, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -90,7 +98,8 @@ pub fn parse(text: &str) -> Result<Policy, String> {
     Ok(Policy::new(grants))
 }
 
-/// Reads and parses the auth file at `path`.
+/// Reads and parses the auth file at `path`, as at start: whatever it is,
+/// a pipe included, and empty or not.
 ///
 /// # Errors
 /// One line naming the file and the problem.
@@ -99,6 +108,61 @@ pub fn read(path: &Path) -> Result<Policy, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("auth file {name}: cannot read it: {e}"))?;
     parse(&text).map_err(|e| format!("auth file {name}: {e}"))
+}
+
+/// Reads and parses the auth file at `path` again (SIGHUP): only a regular
+/// file, and not an empty one. Never waits for a writer.
+///
+/// # Errors
+/// One line naming the file and the problem.
+pub fn reread(path: &Path) -> Result<Policy, String> {
+    let name = path.display();
+    let mut file = open_regular(path).map_err(|e| format!("auth file {name} {e}"))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| format!("auth file {name}: cannot read it: {e}"))?;
+    // Whitespace only is what a truncate-then-write shows mid-way.
+    if text.trim().is_empty() {
+        return Err(format!("auth file {name} is empty"));
+    }
+    parse(&text).map_err(|e| format!("auth file {name}: {e}"))
+}
+
+/// `path` opened for reading, when it is a regular file.
+fn open_regular(path: &Path) -> Result<OsFile, String> {
+    let before = std::fs::metadata(path).map_err(|e| format!(": cannot read it: {e}"))?;
+    if !before.is_file() {
+        return Err(not_regular(&before));
+    }
+    // Without blocking: should the path become a FIFO after the check, the
+    // open must not wait for a writer (it fails the check below instead).
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!(": cannot read it: {e}"))?;
+    match file.metadata() {
+        Ok(opened) if opened.is_file() => Ok(file),
+        Ok(opened) => Err(not_regular(&opened)),
+        Err(e) => Err(format!(": cannot read it: {e}")),
+    }
+}
+
+/// Why a file that is not a regular one cannot be re-read.
+fn not_regular(meta: &Metadata) -> String {
+    let kind = meta.file_type();
+    let what = if kind.is_fifo() {
+        "a pipe"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "of another kind"
+    };
+    format!("is {what}, not a regular file: only a regular file can be re-read")
 }
 
 /// A TOML or serde error as one line: its message and the line it is on.

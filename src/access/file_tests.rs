@@ -122,6 +122,28 @@ fn a_secret_with_whitespace_or_a_control_character_is_refused_unnamed() {
 }
 
 #[test]
+fn rereading_refuses_an_empty_file_and_a_pipe_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("tinypush-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.toml");
+    std::fs::write(&empty, " \n\t\n").unwrap();
+    let e = reread(&empty).unwrap_err();
+    assert!(e.ends_with("empty.toml is empty"), "{e}");
+    assert!(read(&empty).unwrap().is_empty());
+    let fifo = dir.join("fifo.toml");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    let e = reread(&fifo).unwrap_err();
+    assert!(
+        e.ends_with("fifo.toml is a pipe, not a regular file: only a regular file can be re-read"),
+        "{e}"
+    );
+    let e = reread(&dir).unwrap_err();
+    assert!(e.contains("is a directory, not a regular file"), "{e}");
+}
+
+#[test]
 fn reading_names_the_file() {
     let e = read(Path::new("/nonexistent/auth.toml")).unwrap_err();
     assert!(

@@ -51,7 +51,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError, RwLock};
 
-pub use file::{parse, read};
+pub use file::{parse, read, reread};
 pub use pattern::Pattern;
 pub use policy::{Action, Grant, Policy};
 pub use token::{REDACTED, presented, redacted};
@@ -86,7 +86,11 @@ impl Access {
             anonymous: config.anonymous(),
             metrics,
         };
-        let (policy, _) = access.build()?;
+        let policy = match &access.file {
+            Some(path) => read(path)?,
+            None => Policy::default(),
+        };
+        let (policy, _) = access.build(policy);
         *access
             .policy
             .write()
@@ -99,12 +103,13 @@ impl Access {
     /// `None` when there is no auth file to read.
     ///
     /// # Errors
-    /// One line naming the file and the problem; the policy in force stays.
+    /// One line naming the file and the problem (an empty file, one that is
+    /// not a regular file included); the policy in force stays.
     pub fn reload(&self) -> std::result::Result<Option<usize>, String> {
-        if self.file.is_none() {
+        let Some(path) = &self.file else {
             return Ok(None);
-        }
-        let (policy, tokens) = self.build()?;
+        };
+        let (policy, tokens) = self.build(reread(path)?);
         // Only the swap holds the lock: readers wait for nothing longer.
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
         Ok(Some(tokens))
@@ -112,17 +117,13 @@ impl Access {
 
     /// The file's grants, then the publish token's; and how many the file
     /// holds.
-    fn build(&self) -> std::result::Result<(Policy, usize), String> {
-        let policy = match &self.file {
-            Some(path) => read(path)?,
-            None => Policy::default(),
-        };
+    fn build(&self, policy: Policy) -> (Policy, usize) {
         let in_file = policy.len();
         let policy = match &self.publish_token {
             Some(token) => policy.with(Grant::everything(token)),
             None => policy,
         };
-        Ok((policy, in_file))
+        (policy, in_file)
     }
 
     /// The policy in force now.
