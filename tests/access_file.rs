@@ -80,6 +80,19 @@ fn a_fifo_is_read_at_start_refused_at_reload_and_sigterm_still_works() {
     assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(0));
 }
 
+#[test]
+fn reloads_run_on_their_own_thread_not_the_signal_thread() {
+    let file = auth_file(AUTH_FILE);
+    let server = ChildServer::start(&["--auth-file", file.to_str().unwrap()]);
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+    let names: Vec<String> = tasks
+        .map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap())
+        .map(|name| name.trim().to_string())
+        .collect();
+    assert!(names.iter().any(|n| n == "auth-reload"), "{names:?}");
+    assert!(names.iter().any(|n| n == "signals"), "{names:?}");
+}
+
 /// Files whose error line could quote the secret `9s3cret7` (or its
 /// number), and the error expected instead.
 const QUOTING: [(&str, &str); 5] = [
