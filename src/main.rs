@@ -149,10 +149,16 @@ fn start_reloader(access: Arc<Access>) -> std::io::Result<Sender<()>> {
     Ok(reloads)
 }
 
-/// Re-reads the auth file, saying in one line what came of it.
+/// Re-reads the auth file, saying in one line what came of it (and the
+/// warning about subscribe lists, when it applies).
 fn reload(access: &Access) {
     match access.reload() {
-        Ok(Some(tokens)) => info!("SIGHUP: auth file re-read: {tokens} tokens"),
+        Ok(Some(tokens)) => {
+            info!("SIGHUP: auth file re-read: {tokens} tokens");
+            if let Some(line) = access.idle_subscribe_lists() {
+                warn!("{line}");
+            }
+        }
         Ok(None) => info!("SIGHUP: no --auth-file to re-read"),
         Err(why) => error!("SIGHUP: {why}; the tokens read before stay in force"),
     }

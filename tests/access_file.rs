@@ -7,12 +7,14 @@
 //! kill -HUP PID (file a FIFO)     log: SIGHUP: auth file F is a pipe, not a regular file: …
 //! secret = 123456789              log: auth file F: line 2: invalid type: integer, expected a string
 //! secret = "open s3same"          log: auth file F: token #3: the secret has whitespace or a control character, …
+//! --anonymous read, narrow lists  log: anonymous clients may subscribe to every topic (--anonymous read): …
 //! ```
 
 mod support;
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use support::{AUTH_FILE, ChildServer, READER, WRITER, auth_file, get, refused};
@@ -151,4 +153,43 @@ fn a_secret_with_whitespace_is_refused_by_its_place_alone() {
     let expected = "token #3: the secret has whitespace or a control character, which no Authorization header can carry";
     assert!(log.contains(expected), "{log}");
     assert!(!log.contains("s3same"), "{log}");
+}
+
+#[test]
+fn anonymous_read_warns_that_narrow_subscribe_lists_add_nothing() {
+    let file = auth_file(AUTH_FILE);
+    let mut server = ChildServer::start(&["--auth-file", file.to_str().unwrap()]);
+    let line = server.wait_log("anonymous clients may subscribe");
+    assert!(line.contains("[WARN]"), "{line}");
+    assert!(
+        line.ends_with(
+            "anonymous clients may subscribe to every topic (--anonymous read): \
+         the subscribe list of 1 token adds nothing; --anonymous none makes it count"
+        ),
+        "{line}"
+    );
+    let more = format!("{AUTH_FILE}\n[[token]]\nsecret = \"x-s3cret-3\"\nsubscribe = [\"a\"]\n");
+    reload_with(&mut server, &file, &more);
+    let line = server.wait_new_log("anonymous clients may subscribe");
+    assert!(
+        line.contains(
+            "the subscribe lists of 2 tokens add nothing; --anonymous none makes them count"
+        ),
+        "{line}"
+    );
+
+    let quiet = ChildServer::start(&["--auth-file", file.to_str().unwrap(), "--anonymous", "none"]);
+    assert!(writer_publishes(quiet.addr));
+    let warned = quiet
+        .seen()
+        .iter()
+        .any(|l| l.contains("anonymous clients may subscribe"));
+    assert!(!warned, "{:#?}", quiet.seen());
+}
+
+/// Rewrites the auth file as `text`, sends SIGHUP and waits for the reload.
+fn reload_with(server: &mut ChildServer, file: &Path, text: &str) {
+    std::fs::write(file, text).unwrap();
+    server.signal("HUP");
+    server.wait_new_log("SIGHUP: auth file re-read");
 }

@@ -126,6 +126,31 @@ impl Access {
         (policy, in_file)
     }
 
+    /// A warning when anonymous clients may subscribe to every topic while
+    /// some tokens' `subscribe` lists name fewer: those lists then allow
+    /// nothing anonymous does not.
+    pub fn idle_subscribe_lists(&self) -> Option<String> {
+        let flag = match self.anonymous {
+            Anonymous::ReadWrite => "read-write",
+            Anonymous::Read => "read",
+            Anonymous::None => return None,
+        };
+        let (lists, them) = match self.policy().narrow_subscribe_lists() {
+            0 => return None,
+            1 => (
+                "the subscribe list of 1 token adds nothing".to_string(),
+                "it",
+            ),
+            n => (
+                format!("the subscribe lists of {n} tokens add nothing"),
+                "them",
+            ),
+        };
+        Some(format!(
+            "anonymous clients may subscribe to every topic (--anonymous {flag}): {lists}; --anonymous none makes {them} count"
+        ))
+    }
+
     /// The policy in force now.
     pub fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))

@@ -154,3 +154,20 @@ fn a_bad_file_at_start_is_one_line() {
     assert!(e.starts_with("auth file /"), "{e}");
     assert!(e.ends_with("start.toml: line 3: unknown field `x`, expected one of `secret`, `publish`, `subscribe`"), "{e}");
 }
+
+#[test]
+fn narrow_subscribe_lists_are_counted_where_anonymous_may_read() {
+    let path = auth_file("narrow.toml", FILE);
+    let read = access(|c| c.auth_file = Some(path.clone()));
+    assert_eq!(
+        read.idle_subscribe_lists().unwrap(),
+        "anonymous clients may subscribe to every topic (--anonymous read): \
+         the subscribe list of 1 token adds nothing; --anonymous none makes it count"
+    );
+    let none = access(|c| {
+        c.auth_file = Some(path.clone());
+        c.anonymous = Some(Anonymous::None);
+    });
+    assert_eq!(none.idle_subscribe_lists(), None);
+    assert_eq!(access(|_| {}).idle_subscribe_lists(), None);
+}

@@ -57,5 +57,8 @@ pub fn access(config: &AccessConfig, metrics: &Arc<Metrics>) -> Result<Arc<Acces
             );
         }
     }
+    if let Some(line) = access.idle_subscribe_lists() {
+        warn!("{line}");
+    }
     Ok(Arc::new(access))
 }
