@@ -32,28 +32,32 @@
 //!
 //! The policy is an `Arc` behind a lock, cloned by each request: SIGHUP
 //! ([`Access::reload`]) reads the file first and holds the lock only to
-//! swap the `Arc`. A reload governs the requests after it; streams and
-//! WebSockets already open keep what they were granted when they started,
-//! publishing through the socket included.
+//! swap the `Arc`, then bumps a generation number. A reload governs the
+//! requests after it, and streams and WebSockets already open too: each
+//! keeps its decision as a [`Standing`], which decides again when the
+//! generation has moved (one atomic load otherwise), so a revoked token
+//! stops publishing through a WebSocket and its subscriptions end.
 //!
 //! Files: `token.rs` (where the token comes from, and its redaction in the
 //! log), `policy.rs` (grants, the constant-time lookup), `pattern.rs`
 //! (wildcards), `file.rs` (the TOML), `scrub.rs` (its errors without
-//! values).
+//! values), `standing.rs` (a decision kept by an open connection).
 
 mod file;
 mod pattern;
 mod policy;
 mod scrub;
+mod standing;
 mod token;
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use file::{parse, read, reread};
 pub use pattern::Pattern;
 pub use policy::{Action, Grant, Policy};
+pub use standing::{Standing, withdrawn};
 pub use token::{REDACTED, presented, redacted};
 
 use crate::config::{AccessConfig, Anonymous};
@@ -64,6 +68,8 @@ use crate::metrics::Metrics;
 /// The server's access policy, replaceable while it runs.
 pub struct Access {
     policy: RwLock<Arc<Policy>>,
+    /// Bumped by each reload that installs a policy, after the swap.
+    generation: AtomicU64,
     file: Option<PathBuf>,
     publish_token: Option<String>,
     anonymous: Anonymous,
@@ -81,6 +87,7 @@ impl Access {
     ) -> std::result::Result<Access, String> {
         let access = Access {
             policy: RwLock::new(Arc::default()),
+            generation: AtomicU64::new(0),
             file: config.auth_file.clone(),
             publish_token: config.publish_token.clone(),
             anonymous: config.anonymous(),
@@ -112,7 +119,14 @@ impl Access {
         let (policy, tokens) = self.build(reread(path)?);
         // Only the swap holds the lock: readers wait for nothing longer.
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        // After the swap: whoever sees the new number reads the new policy.
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(Some(tokens))
+    }
+
+    /// How many reloads have installed a policy.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The file's grants, then the publish token's; and how many the file
@@ -190,9 +204,19 @@ impl Access {
     /// # Errors
     /// As [`Access::check`].
     pub fn decide<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Result<()> {
+        self.decide_for(token::presented(req).as_deref(), action, topics)
+    }
+
+    /// [`Access::decide`] for the token a request carried, if any.
+    fn decide_for<T: AsRef<str>>(
+        &self,
+        token: Option<&str>,
+        action: Action,
+        topics: &[T],
+    ) -> Result<()> {
         let policy = self.policy();
         let configured = self.file.is_some() || self.publish_token.is_some();
-        let grant = match token::presented(req) {
+        let grant = match token {
             Some(token) if configured => Some(
                 policy
                     .identify(token.as_bytes())
@@ -217,6 +241,36 @@ impl Access {
             ))),
             None => Ok(()),
         }
+    }
+}
+
+impl Access {
+    /// Decides whether `req` may do `action` to `topics` (as
+    /// [`Access::decide`]) and keeps the decision for [`Access::recheck`].
+    pub fn standing<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Standing {
+        let token = token::presented(req).map(std::borrow::Cow::into_owned);
+        // Read before the policy is: a reload in between shows as a change.
+        let generation = self.generation();
+        let decided = self.decide_for(token.as_deref(), action, topics);
+        Standing {
+            token,
+            action,
+            topics: topics.iter().map(|t| t.as_ref().to_string()).collect(),
+            generation,
+            decided,
+        }
+    }
+
+    /// The decision `standing` holds, unless a reload came since: then it
+    /// is made again, with the policy now in force, and kept.
+    pub fn recheck<'s>(&self, standing: &'s mut Standing) -> &'s Result<()> {
+        let now = self.generation();
+        if now != standing.generation {
+            standing.generation = now;
+            let topics = &standing.topics;
+            standing.decided = self.decide_for(standing.token.as_deref(), standing.action, topics);
+        }
+        &standing.decided
     }
 }
 
