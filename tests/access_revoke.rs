@@ -5,6 +5,9 @@
 //! WS /topics/alerts-a/ws?token=w-s3cret-1   text "one" → published
 //! (file rewritten without w-s3cret-1; kill -HUP)
 //!                                           text "two" → close 1008 "token revoked"
+//! GET /topics/news/sse?token=r-s3cret-2     (r-s3cret-2 removed; kill -HUP)
+//!   → event: error
+//!     data: {"event":"error","topic":"news","error":"token revoked"}
 //! ```
 
 mod support;
@@ -12,8 +15,8 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{
-    AUTH_FILE, ChildServer, Client, auth_file, connect, get, ws_close_code, ws_close_payload,
-    ws_connect, ws_frame, ws_text,
+    AUTH_FILE, ChildServer, Client, StreamReader, auth_file, connect, get, ws_close_code,
+    ws_close_payload, ws_connect, ws_frame, ws_text,
 };
 
 const TEXT: u8 = 0x1;
@@ -81,4 +84,37 @@ fn a_websocket_subscription_whose_token_was_revoked_closes_before_the_next_messa
                Authorization: Bearer w-s3cret-1\r\nContent-Length: 6\r\n\r\nsecret";
     assert_eq!(get(server.addr, raw.as_bytes()).0.status, 200);
     assert_eq!(expect_close(&mut ws), (1008, "token revoked".into()));
+}
+
+#[test]
+fn an_sse_and_an_ndjson_stream_whose_token_was_revoked_end_with_an_error() {
+    let (mut server, file) = server(&["--stream-keepalive", "50ms"]);
+    let mut sse = connect(server.addr);
+    sse.send(b"GET /topics/news/sse?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(sse.head().status, 200);
+    let mut ndjson = connect(server.addr);
+    ndjson.send(b"GET /topics/news/stream?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(ndjson.head().status, 200);
+    reload(&mut server, &file, WRITER_ONLY);
+    let expected = "{\"event\":\"error\",\"topic\":\"news\",\"error\":\"token revoked\"}";
+    let mut sse = StreamReader::new(sse);
+    let block = first_not_keepalive(|| sse.raw_event());
+    assert_eq!(block, format!("event: error\ndata: {expected}"));
+    assert_eq!(sse.raw_event(), None, "the body ends");
+    let mut ndjson = StreamReader::new(ndjson);
+    let line = first_not_keepalive(|| ndjson.line());
+    assert_eq!(line, expected);
+    assert_eq!(ndjson.line(), None, "the body ends");
+}
+
+/// The first piece `next` reads that is not a keepalive; at most 100 (five
+/// seconds of keepalives at 50 ms) are skipped.
+fn first_not_keepalive(mut next: impl FnMut() -> Option<String>) -> String {
+    for _ in 0..100 {
+        let piece = next().expect("the stream goes on until the notice");
+        if piece != ": keepalive" && !piece.contains("\"keepalive\"") {
+            return piece;
+        }
+    }
+    panic!("only keepalives: the revoked stream went on");
 }
