@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread;
 
+use crossbeam_channel::{Sender, TrySendError, bounded};
 use log::{LevelFilter, error, info, warn};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -95,24 +96,27 @@ fn client(options: &tinypush::client::Options) -> ExitCode {
     }
 }
 
-/// The signal thread's stack: room for a reload's TOML parser at its
-/// deepest.
-const SIGNALS_STACK_BYTES: usize = 1024 * 1024;
+/// The reload thread's stack: room for the TOML parser at its deepest.
+const RELOAD_STACK_BYTES: usize = 1024 * 1024;
 
 /// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at
-/// once. SIGHUP re-reads the auth file.
+/// once. SIGHUP asks the `auth-reload` thread to re-read the auth file:
+/// the signal thread only passes signals on, so a reload that is slow or
+/// stuck never keeps SIGTERM from being heard.
 fn watch_signals(handle: tinypush::ShutdownHandle, access: Arc<Access>) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let reloads = start_reloader(access)?;
     thread::Builder::new()
         .name("signals".into())
-        // Parsing the auth file recurses (nested TOML arrays and tables,
-        // to toml's own depth limit): 64 KiB overflowed in a debug build.
-        .stack_size(SIGNALS_STACK_BYTES)
         .spawn(move || {
             let mut seen = 0;
             for signal in signals.forever() {
                 if signal == SIGHUP {
-                    reload(&access);
+                    // Full: a reload is already waiting, and it will read
+                    // the file as it is then; this SIGHUP joins it.
+                    if let Err(TrySendError::Full(())) = reloads.try_send(()) {
+                        info!("SIGHUP: a reload is already waiting; it will read the file as it is then");
+                    }
                     continue;
                 }
                 seen += 1;
@@ -127,10 +131,34 @@ fn watch_signals(handle: tinypush::ShutdownHandle, access: Arc<Access>) -> std::
     Ok(())
 }
 
-/// Re-reads the auth file, saying in one line what came of it.
+/// The `auth-reload` thread: one reload per request on the channel it
+/// returns, which holds one request at most (SIGHUPs while one waits
+/// coalesce).
+fn start_reloader(access: Arc<Access>) -> std::io::Result<Sender<()>> {
+    let (reloads, requests) = bounded::<()>(1);
+    thread::Builder::new()
+        .name("auth-reload".into())
+        // Parsing the auth file recurses (nested TOML arrays and tables,
+        // to toml's own depth limit): 64 KiB overflowed in a debug build.
+        .stack_size(RELOAD_STACK_BYTES)
+        .spawn(move || {
+            for () in requests {
+                reload(&access);
+            }
+        })?;
+    Ok(reloads)
+}
+
+/// Re-reads the auth file, saying in one line what came of it (and the
+/// warning about subscribe lists, when it applies).
 fn reload(access: &Access) {
     match access.reload() {
-        Ok(Some(tokens)) => info!("SIGHUP: auth file re-read: {tokens} tokens"),
+        Ok(Some(tokens)) => {
+            info!("SIGHUP: auth file re-read: {tokens} tokens");
+            if let Some(line) = access.idle_subscribe_lists() {
+                warn!("{line}");
+            }
+        }
         Ok(None) => info!("SIGHUP: no --auth-file to re-read"),
         Err(why) => error!("SIGHUP: {why}; the tokens read before stay in force"),
     }

@@ -13,11 +13,21 @@
 //!
 //! Refused, with one line naming the problem and the token by its place
 //! (`token #2`), never by its secret: a key other than these (a typo
-//! should not silently grant less or more), an empty secret, a secret
-//! given twice, and a pattern with characters outside the topic alphabet
-//! and `*` (`pattern.rs`). A TOML syntax error is named by its line; the
-//! offending text is not quoted, since it may be a secret.
+//! should not silently grant less or more), an empty secret, a secret with
+//! whitespace or a control character (no `Authorization` header could
+//! carry it), a secret given twice, and a pattern with characters outside
+//! the topic alphabet and `*` (`pattern.rs`). A TOML syntax error is named
+//! by its line; neither the offending text nor a value serde quotes is
+//! repeated (`scrub.rs`), since it may be a secret.
+//!
+//! At start the file is read as given, a pipe included (`--auth-file
+//! <(…)` is read once). A reload ([`reread`]) reads only a regular file,
+//! opened without blocking, and refuses an empty one: an editor that
+//! truncates before it writes must not revoke every token.
 
+use std::fs::{File as OsFile, Metadata, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -58,6 +68,15 @@ pub fn parse(text: &str) -> Result<Policy, String> {
         if token.secret.is_empty() {
             return Err(format!("{place}: an empty secret"));
         }
+        if token
+            .secret
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "{place}: the secret has whitespace or a control character, which no Authorization header can carry"
+            ));
+        }
         let list = |patterns: &[String], key: &str| -> Result<Vec<Pattern>, String> {
             let each = patterns.iter().map(|p| Pattern::new(p));
             each.collect::<Result<_, _>>()
@@ -79,7 +98,8 @@ pub fn parse(text: &str) -> Result<Policy, String> {
     Ok(Policy::new(grants))
 }
 
-/// Reads and parses the auth file at `path`.
+/// Reads and parses the auth file at `path`, as at start: whatever it is,
+/// a pipe included, and empty or not.
 ///
 /// # Errors
 /// One line naming the file and the problem.
@@ -90,11 +110,66 @@ pub fn read(path: &Path) -> Result<Policy, String> {
     parse(&text).map_err(|e| format!("auth file {name}: {e}"))
 }
 
+/// Reads and parses the auth file at `path` again (SIGHUP): only a regular
+/// file, and not an empty one. Never waits for a writer.
+///
+/// # Errors
+/// One line naming the file and the problem.
+pub fn reread(path: &Path) -> Result<Policy, String> {
+    let name = path.display();
+    let mut file = open_regular(path).map_err(|e| format!("auth file {name} {e}"))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| format!("auth file {name}: cannot read it: {e}"))?;
+    // Whitespace only is what a truncate-then-write shows mid-way.
+    if text.trim().is_empty() {
+        return Err(format!("auth file {name} is empty"));
+    }
+    parse(&text).map_err(|e| format!("auth file {name}: {e}"))
+}
+
+/// `path` opened for reading, when it is a regular file.
+fn open_regular(path: &Path) -> Result<OsFile, String> {
+    let before = std::fs::metadata(path).map_err(|e| format!(": cannot read it: {e}"))?;
+    if !before.is_file() {
+        return Err(not_regular(&before));
+    }
+    // Without blocking: should the path become a FIFO after the check, the
+    // open must not wait for a writer (it fails the check below instead).
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!(": cannot read it: {e}"))?;
+    match file.metadata() {
+        Ok(opened) if opened.is_file() => Ok(file),
+        Ok(opened) => Err(not_regular(&opened)),
+        Err(e) => Err(format!(": cannot read it: {e}")),
+    }
+}
+
+/// Why a file that is not a regular one cannot be re-read.
+fn not_regular(meta: &Metadata) -> String {
+    let kind = meta.file_type();
+    let what = if kind.is_fifo() {
+        "a pipe"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "of another kind"
+    };
+    format!("is {what}, not a regular file: only a regular file can be re-read")
+}
+
 /// A TOML or serde error as one line: its message and the line it is on.
 /// The error's own `Display` quotes the file around the fault, which may
 /// be a secret, so it is not used.
 fn syntax(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().replace('\n', "; ");
+    let message = super::scrub::without_values(&e.message().trim().replace('\n', "; "));
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
@@ -106,80 +181,5 @@ fn syntax(text: &str, e: &toml::de::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::access::policy::Action;
-
-    #[test]
-    fn a_good_file() {
-        let policy = parse(
-            "[[token]]\nsecret = \"s3cret\"\npublish = [\"alerts-*\"]\nsubscribe = [\"*\"]\n\n\
-             [[token]]\nsecret = \"reader\"\nsubscribe = [\"news\"]\n",
-        )
-        .unwrap();
-        assert_eq!(policy.len(), 2);
-        let writer = policy.identify(b"s3cret").unwrap();
-        assert!(writer.may(Action::Publish, "alerts-disk"));
-        assert!(!writer.may(Action::Publish, "news"));
-        let reader = policy.identify(b"reader").unwrap();
-        assert!(reader.may(Action::Subscribe, "news"));
-        assert!(!reader.may(Action::Publish, "news"));
-        assert!(!reader.may(Action::Subscribe, "alerts"));
-    }
-
-    #[test]
-    fn an_empty_file_knows_no_token() {
-        assert!(parse("").unwrap().is_empty());
-        assert!(parse("# nobody yet\n").unwrap().is_empty());
-    }
-
-    #[test]
-    fn each_kind_of_bad_file_is_one_line_without_the_secret() {
-        let cases = [
-            (
-                "[[token]]\nsecret = \"s3cret\"\npublsh = [\"*\"]\n",
-                "line 3: unknown field `publsh`",
-            ),
-            (
-                "[[tokens]]\nsecret = \"s3cret\"\n",
-                "line 1: unknown field `tokens`",
-            ),
-            ("[[token]]\nsecret = \"\"\n", "token #1: an empty secret"),
-            ("[[token]]\npublish = [\"*\"]\n", "missing field `secret`"),
-            (
-                "[[token]]\nsecret = \"a\"\n[[token]]\nsecret = \"s3cret\"\n\
-                 [[token]]\nsecret = \"s3cret\"\n",
-                "token #3 has the same secret as token #2",
-            ),
-            (
-                "[[token]]\nsecret = \"s3cret\"\nsubscribe = [\"news.*\"]\n",
-                "token #1: subscribe: pattern \"news.*\" has '.'",
-            ),
-            (
-                "[[token]]\nsecret = \"s3cret\"\npublish = [\"\"]\n",
-                "token #1: publish: an empty pattern",
-            ),
-            ("[[token]]\nsecret = s3cret\n", "line 2: "),
-            ("[[token]]\nsecret = \"s3cret\n", "line 2: "),
-            (
-                "[[token]]\nsecret = \"s3cret\"\npublish = \"*\"\n",
-                "line 3: ",
-            ),
-        ];
-        for (text, expected) in cases {
-            let e = parse(text).unwrap_err();
-            assert!(e.contains(expected), "{text:?}: {e}");
-            assert!(!e.contains("s3cret"), "{text:?}: {e}");
-            assert!(!e.contains('\n'), "{text:?}: {e}");
-        }
-    }
-
-    #[test]
-    fn reading_names_the_file() {
-        let e = read(Path::new("/nonexistent/auth.toml")).unwrap_err();
-        assert!(
-            e.starts_with("auth file /nonexistent/auth.toml: cannot read it: "),
-            "{e}"
-        );
-    }
-}
+#[path = "file_tests.rs"]
+mod tests;

@@ -32,26 +32,32 @@
 //!
 //! The policy is an `Arc` behind a lock, cloned by each request: SIGHUP
 //! ([`Access::reload`]) reads the file first and holds the lock only to
-//! swap the `Arc`. A reload governs the requests after it; streams and
-//! WebSockets already open keep what they were granted when they started,
-//! publishing through the socket included.
+//! swap the `Arc`, then bumps a generation number. A reload governs the
+//! requests after it, and streams and WebSockets already open too: each
+//! keeps its decision as a [`Standing`], which decides again when the
+//! generation has moved (one atomic load otherwise), so a revoked token
+//! stops publishing through a WebSocket and its subscriptions end.
 //!
 //! Files: `token.rs` (where the token comes from, and its redaction in the
 //! log), `policy.rs` (grants, the constant-time lookup), `pattern.rs`
-//! (wildcards), `file.rs` (the TOML).
+//! (wildcards), `file.rs` (the TOML), `scrub.rs` (its errors without
+//! values), `standing.rs` (a decision kept by an open connection).
 
 mod file;
 mod pattern;
 mod policy;
+mod scrub;
+mod standing;
 mod token;
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-pub use file::{parse, read};
+pub use file::{parse, read, reread};
 pub use pattern::Pattern;
 pub use policy::{Action, Grant, Policy};
+pub use standing::{Standing, withdrawn};
 pub use token::{REDACTED, presented, redacted};
 
 use crate::config::{AccessConfig, Anonymous};
@@ -62,6 +68,8 @@ use crate::metrics::Metrics;
 /// The server's access policy, replaceable while it runs.
 pub struct Access {
     policy: RwLock<Arc<Policy>>,
+    /// Bumped by each reload that installs a policy, after the swap.
+    generation: AtomicU64,
     file: Option<PathBuf>,
     publish_token: Option<String>,
     anonymous: Anonymous,
@@ -79,12 +87,17 @@ impl Access {
     ) -> std::result::Result<Access, String> {
         let access = Access {
             policy: RwLock::new(Arc::default()),
+            generation: AtomicU64::new(0),
             file: config.auth_file.clone(),
             publish_token: config.publish_token.clone(),
             anonymous: config.anonymous(),
             metrics,
         };
-        let (policy, _) = access.build()?;
+        let policy = match &access.file {
+            Some(path) => read(path)?,
+            None => Policy::default(),
+        };
+        let (policy, _) = access.build(policy);
         *access
             .policy
             .write()
@@ -97,30 +110,59 @@ impl Access {
     /// `None` when there is no auth file to read.
     ///
     /// # Errors
-    /// One line naming the file and the problem; the policy in force stays.
+    /// One line naming the file and the problem (an empty file, one that is
+    /// not a regular file included); the policy in force stays.
     pub fn reload(&self) -> std::result::Result<Option<usize>, String> {
-        if self.file.is_none() {
+        let Some(path) = &self.file else {
             return Ok(None);
-        }
-        let (policy, tokens) = self.build()?;
+        };
+        let (policy, tokens) = self.build(reread(path)?);
         // Only the swap holds the lock: readers wait for nothing longer.
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+        // After the swap: whoever sees the new number reads the new policy.
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(Some(tokens))
+    }
+
+    /// How many reloads have installed a policy.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The file's grants, then the publish token's; and how many the file
     /// holds.
-    fn build(&self) -> std::result::Result<(Policy, usize), String> {
-        let policy = match &self.file {
-            Some(path) => read(path)?,
-            None => Policy::default(),
-        };
+    fn build(&self, policy: Policy) -> (Policy, usize) {
         let in_file = policy.len();
         let policy = match &self.publish_token {
             Some(token) => policy.with(Grant::everything(token)),
             None => policy,
         };
-        Ok((policy, in_file))
+        (policy, in_file)
+    }
+
+    /// A warning when anonymous clients may subscribe to every topic while
+    /// some tokens' `subscribe` lists name fewer: those lists then allow
+    /// nothing anonymous does not.
+    pub fn idle_subscribe_lists(&self) -> Option<String> {
+        let flag = match self.anonymous {
+            Anonymous::ReadWrite => "read-write",
+            Anonymous::Read => "read",
+            Anonymous::None => return None,
+        };
+        let (lists, them) = match self.policy().narrow_subscribe_lists() {
+            0 => return None,
+            1 => (
+                "the subscribe list of 1 token adds nothing".to_string(),
+                "it",
+            ),
+            n => (
+                format!("the subscribe lists of {n} tokens add nothing"),
+                "them",
+            ),
+        };
+        Some(format!(
+            "anonymous clients may subscribe to every topic (--anonymous {flag}): {lists}; --anonymous none makes {them} count"
+        ))
     }
 
     /// The policy in force now.
@@ -162,9 +204,19 @@ impl Access {
     /// # Errors
     /// As [`Access::check`].
     pub fn decide<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Result<()> {
+        self.decide_for(token::presented(req).as_deref(), action, topics)
+    }
+
+    /// [`Access::decide`] for the token a request carried, if any.
+    fn decide_for<T: AsRef<str>>(
+        &self,
+        token: Option<&str>,
+        action: Action,
+        topics: &[T],
+    ) -> Result<()> {
         let policy = self.policy();
         let configured = self.file.is_some() || self.publish_token.is_some();
-        let grant = match token::presented(req) {
+        let grant = match token {
             Some(token) if configured => Some(
                 policy
                     .identify(token.as_bytes())
@@ -189,6 +241,36 @@ impl Access {
             ))),
             None => Ok(()),
         }
+    }
+}
+
+impl Access {
+    /// Decides whether `req` may do `action` to `topics` (as
+    /// [`Access::decide`]) and keeps the decision for [`Access::recheck`].
+    pub fn standing<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Standing {
+        let token = token::presented(req).map(std::borrow::Cow::into_owned);
+        // Read before the policy is: a reload in between shows as a change.
+        let generation = self.generation();
+        let decided = self.decide_for(token.as_deref(), action, topics);
+        Standing {
+            token,
+            action,
+            topics: topics.iter().map(|t| t.as_ref().to_string()).collect(),
+            generation,
+            decided,
+        }
+    }
+
+    /// The decision `standing` holds, unless a reload came since: then it
+    /// is made again, with the policy now in force, and kept.
+    pub fn recheck<'s>(&self, standing: &'s mut Standing) -> &'s Result<()> {
+        let now = self.generation();
+        if now != standing.generation {
+            standing.generation = now;
+            let topics = &standing.topics;
+            standing.decided = self.decide_for(standing.token.as_deref(), standing.action, topics);
+        }
+        &standing.decided
     }
 }
 

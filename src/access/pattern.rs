@@ -37,6 +37,11 @@ impl Pattern {
         }
     }
 
+    /// Whether it matches every topic (`*`, or stars alone).
+    pub fn is_everything(&self) -> bool {
+        self.0.chars().all(|c| c == '*')
+    }
+
     /// Whether `topic` matches.
     pub fn matches(&self, topic: &str) -> bool {
         glob(self.0.as_bytes(), topic.as_bytes())

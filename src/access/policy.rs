@@ -73,6 +73,11 @@ impl Grant {
         patterns.iter().any(|p| p.matches(topic))
     }
 
+    /// Whether its `subscribe` list names some topics but not all.
+    pub fn narrows_subscribe(&self) -> bool {
+        !self.subscribe.is_empty() && !self.subscribe.iter().any(Pattern::is_everything)
+    }
+
     /// Whether this grant and `other` have the same secret (for the auth
     /// file's check; not constant time).
     pub fn same_secret(&self, other: &Grant) -> bool {
@@ -117,6 +122,12 @@ impl Policy {
     /// Whether it knows no token at all.
     pub fn is_empty(&self) -> bool {
         self.grants.is_empty()
+    }
+
+    /// How many grants have a `subscribe` list naming some topics but not
+    /// all.
+    pub fn narrow_subscribe_lists(&self) -> usize {
+        self.grants.iter().filter(|g| g.narrows_subscribe()).count()
     }
 
     /// The grant whose secret is `token`. Every secret is compared, each in

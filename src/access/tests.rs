@@ -154,3 +154,39 @@ fn a_bad_file_at_start_is_one_line() {
     assert!(e.starts_with("auth file /"), "{e}");
     assert!(e.ends_with("start.toml: line 3: unknown field `x`, expected one of `secret`, `publish`, `subscribe`"), "{e}");
 }
+
+#[test]
+fn a_standing_is_decided_again_only_after_a_reload_that_succeeds() {
+    let path = auth_file("standing.toml", FILE);
+    let a = access(|c| c.auth_file = Some(path.clone()));
+    let writer = req("/t?token=s3cret", None);
+    let mut standing = a.standing(&writer, Action::Publish, &["alerts-a"]);
+    assert!(a.recheck(&mut standing).is_ok());
+    std::fs::write(&path, "[[token]]\nsecret = \"reader\"\n").unwrap();
+    assert!(a.recheck(&mut standing).is_ok(), "no reload yet");
+    assert_eq!(a.reload(), Ok(Some(1)));
+    assert_eq!(a.generation(), 1);
+    let e = a.recheck(&mut standing).as_ref().unwrap_err();
+    assert!(matches!(e, Error::InvalidToken), "{e:?}");
+    assert_eq!(withdrawn(e), "token revoked");
+    std::fs::write(&path, "\n").unwrap();
+    assert!(a.reload().is_err());
+    assert_eq!(a.generation(), 1, "a refused reload installs nothing");
+}
+
+#[test]
+fn narrow_subscribe_lists_are_counted_where_anonymous_may_read() {
+    let path = auth_file("narrow.toml", FILE);
+    let read = access(|c| c.auth_file = Some(path.clone()));
+    assert_eq!(
+        read.idle_subscribe_lists().unwrap(),
+        "anonymous clients may subscribe to every topic (--anonymous read): \
+         the subscribe list of 1 token adds nothing; --anonymous none makes it count"
+    );
+    let none = access(|c| {
+        c.auth_file = Some(path.clone());
+        c.anonymous = Some(Anonymous::None);
+    });
+    assert_eq!(none.idle_subscribe_lists(), None);
+    assert_eq!(access(|_| {}).idle_subscribe_lists(), None);
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use log::info;
+use log::{info, warn};
 
 use crate::access::Access;
 use crate::cluster::Cluster;
@@ -49,6 +49,16 @@ pub fn access(config: &AccessConfig, metrics: &Arc<Metrics>) -> Result<Arc<Acces
     if let Some(file) = access.file() {
         let tokens = access.policy().len() - usize::from(config.publish_token.is_some());
         info!("auth file {}: {tokens} tokens", file.display());
+        // `--auth-file <(…)`: fine once, but SIGHUP will refuse it.
+        if std::fs::metadata(file).is_ok_and(|m| !m.is_file()) {
+            warn!(
+                "auth file {} is not a regular file: read once now, SIGHUP cannot re-read it",
+                file.display()
+            );
+        }
+    }
+    if let Some(line) = access.idle_subscribe_lists() {
+        warn!("{line}");
     }
     Ok(Arc::new(access))
 }
