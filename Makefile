@@ -4,7 +4,8 @@
 CARGO ?= cargo
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: run test cluster-test e2e lint release check autobahn bench bench-quick bench-build fuzz fuzz-ci
+.PHONY: run test cluster-test e2e lint release check autobahn bench bench-quick bench-build \
+	faults faults-build fuzz fuzz-ci
 
 run:
 	$(CARGO) run --release -- serve --addr $(ADDR) --static-dir static --data-dir data
@@ -34,6 +35,8 @@ e2e: release
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	cd faults && $(CARGO) fmt --check
+	cd faults && CARGO_TARGET_DIR=target $(CARGO) clippy -- -D warnings
 
 check: lint test
 
@@ -69,6 +72,20 @@ bench: release bench-build
 
 bench-quick: release bench-build
 	$(BENCH) --quick $(BENCH_ARGS)
+
+# The fault suite, faults/ (a crate of its own, built in debug into faults/target):
+# slowloris, header bombs, never-readers, an open-files burst, clients that vanish,
+# SIGKILL and restart, and a mixed-load soak of SOAK (10m; .ci/run uses less), each
+# against its own release server. One markdown table on stdout, kept in
+# target/faults.md; exits non-zero when a case fails.
+SOAK ?= 10m
+FAULTS = faults/target/debug/tinypush-faults
+
+faults-build:
+	cd faults && CARGO_TARGET_DIR=target $(CARGO) build
+
+faults: release faults-build
+	@$(FAULTS) --soak $(SOAK) > target/faults.md; status=$$?; cat target/faults.md; exit $$status
 
 # Fuzzing: fuzz/ is a crate of its own (fuzz/fuzz_targets/, one file per target,
 # each saying what it feeds and asserts), run by cargo-fuzz, which

@@ -179,6 +179,41 @@ mod tests {
     }
 
     #[test]
+    fn access_settings_that_could_never_work_are_one_line_refusals() {
+        for (args, want) in [
+            (
+                &["--publish-token", ""][..],
+                "tinypush: --publish-token is empty",
+            ),
+            (
+                &["--publish-token", "a b"],
+                "tinypush: --publish-token has a space",
+            ),
+            (&["--anonymous", "none"], "tinypush: --anonymous none needs"),
+            (&["--anonymous", "read"], "tinypush: --anonymous read needs"),
+            (
+                &["--cors-origin", "null"],
+                "tinypush: --cors-origin null would",
+            ),
+            (
+                &["--cors-origin", "https://a.example/x"],
+                "tinypush: --cors-origin https://a.example/x is not",
+            ),
+        ] {
+            let argv = ["tinypush", "serve"].iter().chain(args);
+            match parse(argv) {
+                Err(Stop::Usage(line)) => {
+                    assert!(line.starts_with(want), "{args:?}: {line}");
+                    assert!(!line.contains('\n'), "{line}");
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+        let c = serve(&["--anonymous", "none", "--publish-token", "s3cret"]);
+        assert_eq!(c.access.publish_token.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
     fn durations_and_sizes_parse() {
         let c = serve(&[
             "--head-timeout",

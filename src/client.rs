@@ -25,6 +25,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Error as WsError, Message, WebSocket};
 
+use crate::access;
+
 /// What `tinypush client` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -58,7 +60,8 @@ type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 /// handshake (with its status), or a broken connection.
 pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
     if !options.url.starts_with("ws://") {
-        return Err(format!("{}: only ws:// URLs are supported", options.url));
+        let shown = access::redacted(&options.url);
+        return Err(format!("{shown}: only ws:// URLs are supported"));
     }
     let mut socket = connect(&options.url)?;
     let mut sent = 0u64;
@@ -118,7 +121,11 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
 /// Connects the TCP socket ourselves (so a refusal says why), then does
 /// the handshake over it.
 fn connect(url: &str) -> Result<Socket, String> {
-    let uri: Uri = url.parse().map_err(|e| format!("{url}: bad URL: {e}"))?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("{}: bad URL: {e}", access::redacted(url)))?;
+    // What error messages show: the URL with any ?token= value hidden.
+    let url = &access::redacted(url);
     let host = uri
         .host()
         .ok_or_else(|| format!("{url}: bad URL: no host"))?;
@@ -145,7 +152,7 @@ fn connect(url: &str) -> Result<Socket, String> {
         .set_read_timeout(Some(CONNECT_TIMEOUT))
         .map_err(|e| format!("cannot set a read timeout: {e}"))?;
     let (socket, _) =
-        tungstenite::client(url, MaybeTlsStream::Plain(stream)).map_err(|e| match e {
+        tungstenite::client(uri, MaybeTlsStream::Plain(stream)).map_err(|e| match e {
             HandshakeError::Failure(WsError::Http(response)) => {
                 let status = response.status();
                 let reason = status.canonical_reason().unwrap_or("");

@@ -6,8 +6,9 @@
 //!     read head          (idle wait, then the head timeout)   → 408, 431, 400, 505
 //!     decide body length (Content-Length / chunked)           → 400, 411, 413
 //!     read body          (capped)                             → 413, 408
+//!     who is the client  (X-Forwarded-For behind a trusted proxy) → 429
 //!     route              → the table in `route` below
-//!     access log line
+//!     access log line    (a `token=` in the target written as `token=REDACTED`)
 //! }
 //! ```
 //!
@@ -23,10 +24,12 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info};
 
-use crate::endpoints::{App, demos, echo, health, static_files, topics};
+use crate::access;
+use crate::endpoints::{App, cors, demos, echo, health, static_files, topics};
 use crate::error::{Error, Result};
 use crate::http::body::{self, Framing};
 use crate::http::exchange::{Counted, Exchange, Outcome, Shared, write_error};
+use crate::http::forwarded::{self, Who};
 use crate::http::inbound::{Inbound, Wait};
 use crate::http::request::Request;
 use crate::metrics::Kind;
@@ -57,10 +60,9 @@ pub fn handle(
     ticket: Ticket,
 ) {
     debug!("{peer} connected");
-    if let Err(e) = configure(&stream, shared) {
-        debug!("{peer} cannot configure socket: {e}");
+    let Ok(()) = configure(&stream, shared, peer) else {
         return;
-    }
+    };
     let mut inbound = Inbound::new(Arc::clone(&stream));
     let mut out = Counted::new(Arc::clone(&stream), Arc::clone(&shared.metrics));
     let mut gauge = shared.metrics.open_connection();
@@ -91,16 +93,16 @@ pub fn handle(
             out: &mut out,
             stream: &stream,
             peer,
+            client: forwarded::client(peer.ip(), &req, |ip| shared.limits.is_proxy(ip)),
             shared,
             gauge: &mut gauge,
             keep_alive,
+            extra_headers: Vec::new(),
         };
-        let outcome =
-            route(&mut exchange, app).unwrap_or_else(|e| answer(&mut out, &req, &e, keep_alive));
-        gauge.set(Kind::Http);
-        let (written, ms) = (out.bytes - bytes_before, started.elapsed().as_millis());
-        let (method, target, status) = (&req.method, &req.target, outcome.status);
-        info!("{peer} \"{method} {target}\" {status} {written} {ms}ms");
+        let outcome = respond(&mut exchange, app);
+        let who = Who(peer, exchange.client);
+        let written = out.bytes - bytes_before;
+        log_access(who, &req, outcome.status, written, started);
         if !outcome.keep_alive {
             break;
         }
@@ -108,6 +110,14 @@ pub fn handle(
         wait = Wait::Idle;
     }
     debug!("{peer} closed");
+}
+
+/// The access log line: client (and the proxy it came through), request line (any `token=` redacted),
+/// status, bytes written, time taken.
+fn log_access(who: Who, req: &Request, status: u16, written: u64, started: Instant) {
+    let (method, ms) = (&req.method, started.elapsed().as_millis());
+    let target = access::redacted(&req.target);
+    info!("{who} \"{method} {target}\" {status} {written} {ms}ms");
 }
 
 /// Reads the body the head announced, first sending the go-ahead when the
@@ -134,14 +144,33 @@ fn read_body(
 
 /// Sockets get a write timeout so a client that stops reading holds a
 /// thread for bounded time, and no Nagle delay so each chunk leaves at once.
-fn configure(stream: &TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_write_timeout(Some(shared.config.http.write_timeout))?;
-    stream.set_nodelay(true)
+fn configure(stream: &TcpStream, shared: &Shared, peer: SocketAddr) -> io::Result<()> {
+    stream
+        .set_write_timeout(Some(shared.config.http.write_timeout))
+        .and_then(|()| stream.set_nodelay(true))
+        .inspect_err(|e| debug!("{peer} cannot configure socket: {e}"))
+}
+
+/// Routes the request, and answers the error if it fails, the CORS headers
+/// of `/topics/` on either (`cors.rs`). A request that
+/// came through a trusted proxy holds its client's place in the per-address
+/// count until then (`limits/`): the proxy's connection carries many clients.
+/// Afterwards the connection counts as plain HTTP again in `/metrics`.
+fn respond(x: &mut Exchange, app: &App) -> Outcome {
+    // First, so that a 429 here carries them too.
+    cors::add_headers(x);
+    let routed = (x.shared.limits)
+        .admit_request(x.peer.ip(), x.client)
+        .and_then(|_place| route(x, app));
+    let outcome = routed.unwrap_or_else(|e| answer(x, &e));
+    x.gauge.set(Kind::Http);
+    outcome
 }
 
 /// Answers a handler's error; keep-alive goes on if the reply went out.
-fn answer(out: &mut Counted, req: &Request, e: &Error, keep_alive: bool) -> Outcome {
-    match write_error(out, e, keep_alive, Some(req)) {
+fn answer(x: &mut Exchange, e: &Error) -> Outcome {
+    let keep_alive = x.keep_alive;
+    match write_error(x.out, e, keep_alive, Some(x.req), &x.extra_headers) {
         Ok(Some(status)) => Outcome { status, keep_alive },
         // The peer is gone (or the stream broke midway): nothing was sent.
         Ok(None) | Err(_) => Outcome {
@@ -163,9 +192,11 @@ fn reject(
         debug!("{peer} gone while sending its request: {e}");
         return;
     };
-    let what = req.map_or(String::new(), |r| format!(" \"{} {}\"", r.method, r.target));
+    let what = req.map_or(String::new(), |r| {
+        format!(" \"{} {}\"", r.method, access::redacted(&r.target))
+    });
     info!("{peer}{what} {status} ({e})");
-    if let Ok(Some(_)) = write_error(out, e, false, None) {
+    if let Ok(Some(_)) = write_error(out, e, false, None, &[]) {
         linger_close(stream);
     }
 }

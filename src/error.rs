@@ -22,12 +22,16 @@ pub enum Error {
     BodyTooLarge(usize),
     /// A body-carrying method came with neither Content-Length nor chunked coding.
     LengthRequired,
-    /// Publishing needs the token, and the request did not carry it.
-    Unauthorized,
+    /// The request needs a token and carries none; the text says for what.
+    Unauthorized(&'static str),
+    /// The request carries a token that matches none the server knows.
+    InvalidToken,
     /// A publish body that is not UTF-8 text.
     NotText,
     /// The request's origin may not use this resource (a WebSocket from another site).
     Forbidden(&'static str),
+    /// The request's token may not do this to this topic; the text names both.
+    OutOfScope(String),
     /// No route and no static file for this path.
     NotFound,
     /// The path exists but not for this method; holds the `Allow` value.
@@ -38,6 +42,14 @@ pub enum Error {
     UpgradeRequired,
     /// The server cannot take this connection now (connection cap, no thread).
     Unavailable(&'static str),
+    /// This client is past one of its limits (connections from its address,
+    /// publishes per second); it may try again after `retry_after_secs`.
+    TooMany {
+        /// The limit, on one line.
+        why: &'static str,
+        /// Seconds until the client may try again (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Reading or writing the socket failed; usually the peer hung up.
     Io(io::Error),
     /// The server cannot start; the text says why (a data dir it cannot use).
@@ -52,8 +64,8 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::BadRequest(_) => Some(400),
-            Error::Unauthorized => Some(401),
-            Error::Forbidden(_) => Some(403),
+            Error::Unauthorized(_) | Error::InvalidToken => Some(401),
+            Error::Forbidden(_) | Error::OutOfScope(_) => Some(403),
             Error::NotFound => Some(404),
             Error::MethodNotAllowed(_) => Some(405),
             Error::Timeout => Some(408),
@@ -61,6 +73,7 @@ impl Error {
             Error::NotText => Some(415),
             Error::BodyTooLarge(_) => Some(413),
             Error::UpgradeRequired => Some(426),
+            Error::TooMany { .. } => Some(429),
             Error::HeadTooLarge(_) | Error::TooManyHeaders(_) => Some(431),
             Error::VersionNotSupported => Some(505),
             Error::Unavailable(_) => Some(503),
@@ -78,14 +91,16 @@ impl fmt::Display for Error {
             Error::Timeout => f.write_str("request not received in time"),
             Error::BodyTooLarge(max) => write!(f, "request body over {max} bytes"),
             Error::LengthRequired => f.write_str("a body needs Content-Length or chunked coding"),
-            Error::Unauthorized => f.write_str("publishing needs Authorization: Bearer <token>"),
+            Error::Unauthorized(why) => f.write_str(why),
+            Error::InvalidToken => f.write_str("unknown token"),
             Error::NotText => f.write_str("message body must be UTF-8 text"),
             Error::Forbidden(why) => f.write_str(why),
+            Error::OutOfScope(why) => f.write_str(why),
             Error::NotFound => f.write_str("not found"),
             Error::MethodNotAllowed(allow) => write!(f, "method not allowed; use {allow}"),
             Error::VersionNotSupported => f.write_str("only HTTP/1.0 and HTTP/1.1 are served"),
             Error::UpgradeRequired => f.write_str("only WebSocket version 13 is supported"),
-            Error::Unavailable(why) => f.write_str(why),
+            Error::Unavailable(why) | Error::TooMany { why, .. } => f.write_str(why),
             Error::Io(e) => write!(f, "i/o: {e}"),
             Error::Startup(why) => f.write_str(why),
         }

@@ -6,7 +6,8 @@
 //! static files. Every thread, and what wakes it:
 //!
 //! ```text
-//! main ── signal thread: SIGINT/SIGTERM → ShutdownHandle::shutdown
+//! main ── signal thread: SIGINT/SIGTERM → ShutdownHandle::shutdown,
+//!                       SIGHUP → Access::reload (the auth file)
 //!  └─ accept thread (Server::run)
 //!       ├─ conn-{peer}   one per connection: read request → route → respond
 //!       │    ├─ a stream: select! { woken, tick, deadline, closed, shutdown }
@@ -28,8 +29,9 @@
 //! Modules, in the order a request meets them, each depending only on the
 //! ones after it: [`server`] (listen, accept, the connection cap, shutdown),
 //! [`connection`] (the keep-alive loop and the route table), [`endpoints`]
-//! (what each path does), then the protocol parts they use: [`http`],
-//! [`sse`], [`watcher`] and [`ws`]; the topic [`hub`]; and at the bottom
+//! (what each path does), [`access`] (who may publish and subscribe), then
+//! the protocol parts they use: [`http`], [`sse`], [`watcher`] and
+//! [`ws`]; the topic [`hub`]; the per-client [`limits`]; and at the bottom
 //! [`metrics`], [`clock`], [`config`] and [`error`]. [`cli`] and [`client`]
 //! serve the command.
 //!
@@ -39,6 +41,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -49,6 +52,7 @@ pub mod endpoints;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod send_now;
 pub mod server;

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread;
 
+use crossbeam_channel::{Sender, TrySendError, bounded};
 use log::{LevelFilter, error, info, warn};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
 
+use tinypush::access::Access;
 use tinypush::cli::{self, Command, Stop};
 use tinypush::{Config, Server};
 
@@ -65,7 +67,7 @@ fn serve(config: Config, log_level: LevelFilter) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = watch_signals(server.shutdown_handle()) {
+    if let Err(e) = watch_signals(server.shutdown_handle(), server.access()) {
         error!("cannot install signal handlers: {e}");
         return ExitCode::FAILURE;
     }
@@ -94,15 +96,29 @@ fn client(options: &tinypush::client::Options) -> ExitCode {
     }
 }
 
-/// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at once.
-fn watch_signals(handle: tinypush::ShutdownHandle) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+/// The reload thread's stack: room for the TOML parser at its deepest.
+const RELOAD_STACK_BYTES: usize = 1024 * 1024;
+
+/// The first SIGINT/SIGTERM starts a graceful shutdown; a second exits at
+/// once. SIGHUP asks the `auth-reload` thread to re-read the auth file:
+/// the signal thread only passes signals on, so a reload that is slow or
+/// stuck never keeps SIGTERM from being heard.
+fn watch_signals(handle: tinypush::ShutdownHandle, access: Arc<Access>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let reloads = start_reloader(access)?;
     thread::Builder::new()
         .name("signals".into())
-        .stack_size(64 * 1024)
         .spawn(move || {
             let mut seen = 0;
             for signal in signals.forever() {
+                if signal == SIGHUP {
+                    // Full: a reload is already waiting, and it will read
+                    // the file as it is then; this SIGHUP joins it.
+                    if let Err(TrySendError::Full(())) = reloads.try_send(()) {
+                        info!("SIGHUP: a reload is already waiting; it will read the file as it is then");
+                    }
+                    continue;
+                }
                 seen += 1;
                 if seen > 1 {
                     warn!("signal {signal} again: exiting now");
@@ -113,4 +129,37 @@ fn watch_signals(handle: tinypush::ShutdownHandle) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// The `auth-reload` thread: one reload per request on the channel it
+/// returns, which holds one request at most (SIGHUPs while one waits
+/// coalesce).
+fn start_reloader(access: Arc<Access>) -> std::io::Result<Sender<()>> {
+    let (reloads, requests) = bounded::<()>(1);
+    thread::Builder::new()
+        .name("auth-reload".into())
+        // Parsing the auth file recurses (nested TOML arrays and tables,
+        // to toml's own depth limit): 64 KiB overflowed in a debug build.
+        .stack_size(RELOAD_STACK_BYTES)
+        .spawn(move || {
+            for () in requests {
+                reload(&access);
+            }
+        })?;
+    Ok(reloads)
+}
+
+/// Re-reads the auth file, saying in one line what came of it (and the
+/// warning about subscribe lists, when it applies).
+fn reload(access: &Access) {
+    match access.reload() {
+        Ok(Some(tokens)) => {
+            info!("SIGHUP: auth file re-read: {tokens} tokens");
+            if let Some(line) = access.idle_subscribe_lists() {
+                warn!("{line}");
+            }
+        }
+        Ok(None) => info!("SIGHUP: no --auth-file to re-read"),
+        Err(why) => error!("SIGHUP: {why}; the tokens read before stay in force"),
+    }
 }

@@ -9,6 +9,10 @@
 //! # HELP tinypush_messages_published_total Messages published to topics.
 //! # TYPE tinypush_messages_published_total counter
 //! tinypush_messages_published_total 42
+//! # HELP tinypush_access_denied_total Requests refused for want of a token (401) or of its scope (403).
+//! # TYPE tinypush_access_denied_total counter
+//! tinypush_access_denied_total{status="401"} 3
+//! tinypush_access_denied_total{status="403"} 0
 //! ```
 //!
 //! Everything is an atomic, updated where the event happens; rendering
@@ -61,6 +65,14 @@ pub struct Metrics {
     pub redis_holes_filled: AtomicU64,
     /// Messages heard on the Redis channel that other nodes published.
     pub redis_received: AtomicU64,
+    /// Connections (or proxied requests) refused past `--max-connections-per-ip`.
+    pub limited_connections: AtomicU64,
+    /// Publishes refused (HTTP) or held (WebSocket) past `--publish-rate`.
+    pub limited_publishes: AtomicU64,
+    /// Requests refused with 401: no token where one is needed, or an unknown one.
+    pub denied_401: AtomicU64,
+    /// Requests refused with 403: a token without the scope.
+    pub denied_403: AtomicU64,
 }
 
 /// Counts one connection under its current [`Kind`] while it lives.
@@ -130,6 +142,15 @@ impl Metrics {
                 "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter\ntinypush_{name} {value}"
             );
         }
+        let limits = [
+            ("connections_per_ip", &self.limited_connections),
+            ("publish_rate", &self.limited_publishes),
+        ];
+        let help = "Requests refused (or WebSocket publishes held) past a per-client limit.";
+        render_labelled(&mut out, ("limited_total", help), "limit", &limits);
+        let denied = [("401", &self.denied_401), ("403", &self.denied_403)];
+        let help = "Requests refused for want of a token (401) or of its scope (403).";
+        render_labelled(&mut out, ("access_denied_total", help), "status", &denied);
         let rtt = self.redis_rtt_us.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(
             out,
@@ -202,6 +223,23 @@ impl Drop for Gauge {
     }
 }
 
+/// One counter family split by a label: `tinypush_{name}{label="value"} n`.
+fn render_labelled(
+    out: &mut String,
+    (name, help): (&str, &str),
+    label: &str,
+    values: &[(&str, &AtomicU64)],
+) {
+    let _ = writeln!(
+        out,
+        "# HELP tinypush_{name} {help}\n# TYPE tinypush_{name} counter"
+    );
+    for (value, counter) in values {
+        let n = counter.load(Ordering::Relaxed);
+        let _ = writeln!(out, "tinypush_{name}{{{label}=\"{value}\"}} {n}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,30 +251,27 @@ mod tests {
         let _b = m.open_connection();
         a.set(Kind::Sse);
         let text = m.render(3, 1);
-        assert!(
-            text.contains("tinypush_connections{kind=\"http\"} 1\n"),
-            "{text}"
-        );
+        assert!(text.contains("connections{kind=\"http\"} 1\n"), "{text}");
         assert!(text.contains("tinypush_connections{kind=\"sse\"} 1\n"));
         assert!(text.contains("# TYPE tinypush_topics gauge\ntinypush_topics 3\n"));
         drop(a);
-        assert!(
-            m.render(0, 0)
-                .contains("tinypush_connections{kind=\"sse\"} 0\n")
-        );
+        let text = m.render(0, 0);
+        assert!(text.contains("tinypush_connections{kind=\"sse\"} 0\n"));
     }
 
     #[test]
     fn every_metric_has_help_and_type() {
         let text = Metrics::default().render(0, 0);
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).collect();
-        assert_eq!(types.len(), 12, "{text}");
+        assert_eq!(types.len(), 14, "{text}");
         for line in types {
             let name = line.split(' ').nth(2).unwrap();
             let help = format!("# HELP {name} ");
             assert!(text.contains(&help), "no HELP for {name}");
         }
         assert!(!text.contains("messages_dropped_total"));
+        assert!(text.contains("tinypush_limited_total{limit=\"publish_rate\"} 0\n"));
+        assert!(text.contains("tinypush_access_denied_total{status=\"403\"} 0\n"));
     }
 }
 

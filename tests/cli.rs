@@ -1,6 +1,10 @@
 //! The command line: help, version, and one-line errors with exit code 2.
 
+mod support;
+
 use std::process::{Command, Output};
+
+use support::refused;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tinypush"))
@@ -114,4 +118,18 @@ fn address_in_use_is_a_clear_error() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn an_empty_publish_token_is_refused_from_the_flag_or_the_environment() {
+    // An unset `${TOKEN}` in a compose file arrives as an empty variable:
+    // it must not mean "no token", which would let anyone publish.
+    for (args, env) in [
+        (&["--publish-token", ""][..], &[][..]),
+        (&[], &[("TINYPUSH_PUBLISH_TOKEN", "")]),
+    ] {
+        let (code, log) = refused(args, env);
+        assert_eq!(code, Some(2), "{args:?} {env:?}: {log}");
+        assert_eq!(log, "tinypush: --publish-token is empty\n");
+    }
 }

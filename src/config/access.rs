@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::MAX_CONNECTIONS_PER_IP;
-use super::values::nonzero_count;
+use super::values::{nonzero_count, origin};
 
 /// Tokens, origins and per-client limits.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
@@ -79,6 +79,42 @@ impl AccessConfig {
         }
     }
 
+    /// Refuses settings that could never work as meant: an empty token
+    /// (an unset `TINYPUSH_PUBLISH_TOKEN=${TOKEN}` in a compose file would
+    /// otherwise open publishing to everyone), one no header could carry,
+    /// an anonymous mode that leaves no way in, and origins that would
+    /// admit too much or never match.
+    ///
+    /// # Errors
+    /// One line naming the flag; never the token itself.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(token) = &self.publish_token {
+            if token.is_empty() {
+                return Err("--publish-token is empty".into());
+            }
+            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(
+                    "--publish-token has a space or control character: no header could carry it"
+                        .into(),
+                );
+            }
+        }
+        let mode = match self.anonymous {
+            Some(Anonymous::None) => Some("none"),
+            Some(Anonymous::Read) => Some("read"),
+            _ => None,
+        };
+        if let Some(mode) = mode
+            && self.auth_file.is_none()
+            && self.publish_token.is_none()
+        {
+            return Err(format!(
+                "--anonymous {mode} needs --auth-file or --publish-token: no request could carry a token"
+            ));
+        }
+        self.cors_origins.iter().try_for_each(|o| origin(o))
+    }
+
     /// Whether a connection from `ip` comes through a trusted proxy.
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.trust_proxy.iter().any(|net| net.contains(&ip))
@@ -107,6 +143,84 @@ mod tests {
         assert_eq!(c.anonymous(), Anonymous::Read);
         c.anonymous = Some(Anonymous::None);
         assert_eq!(c.anonymous(), Anonymous::None);
+    }
+
+    fn check(tweak: impl FnOnce(&mut AccessConfig)) -> Result<(), String> {
+        let mut c = crate::Config::default().access;
+        tweak(&mut c);
+        c.check()
+    }
+
+    #[test]
+    fn an_empty_or_unsendable_token_is_refused() {
+        let e = check(|c| c.publish_token = Some(String::new()));
+        assert_eq!(e, Err("--publish-token is empty".into()));
+        for bad in ["s3cret\n", "two words", "tab\there", "bell\u{7}"] {
+            let e = check(|c| c.publish_token = Some(bad.into())).unwrap_err();
+            assert!(e.starts_with("--publish-token has a space"), "{bad:?}: {e}");
+            assert!(!e.contains(bad), "the token is not shown: {e}");
+        }
+        assert_eq!(check(|c| c.publish_token = Some("s3cret".into())), Ok(()));
+    }
+
+    #[test]
+    fn anonymous_none_or_read_needs_a_way_to_carry_a_token() {
+        let e = check(|c| c.anonymous = Some(Anonymous::None)).unwrap_err();
+        assert_eq!(
+            e,
+            "--anonymous none needs --auth-file or --publish-token: no request could carry a token"
+        );
+        let e = check(|c| c.anonymous = Some(Anonymous::Read)).unwrap_err();
+        assert!(e.starts_with("--anonymous read needs"), "{e}");
+        assert_eq!(check(|c| c.anonymous = Some(Anonymous::ReadWrite)), Ok(()));
+        let with_token = |c: &mut AccessConfig| {
+            c.anonymous = Some(Anonymous::None);
+            c.publish_token = Some("s3cret".into());
+        };
+        assert_eq!(check(with_token), Ok(()));
+        let with_file = |c: &mut AccessConfig| {
+            c.anonymous = Some(Anonymous::Read);
+            c.auth_file = Some("auth.toml".into());
+        };
+        assert_eq!(check(with_file), Ok(()));
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_star() {
+        for good in [
+            "*",
+            "https://app.example",
+            "https://app.example/",
+            "http://127.0.0.1:8080",
+            "http://[::1]:8080",
+            "http://[2001:db8::5]",
+            "chrome-extension://abcdef",
+        ] {
+            assert_eq!(
+                check(|c| c.cors_origins = vec![good.into()]),
+                Ok(()),
+                "{good}"
+            );
+        }
+        let e = check(|c| c.cors_origins = vec!["null".into()]).unwrap_err();
+        assert!(e.contains("use '*'"), "{e}");
+        for bad in [
+            "app.example",
+            "https://app.example/path",
+            "https://app.example?x",
+            "https://user@app.example",
+            "https://app.example:port",
+            "https://app.example:99999",
+            "https://",
+            "https://[::1",
+            "https://[::1]x",
+            "https://bücher.example",
+            "https://app.example ",
+            "*.example.com",
+        ] {
+            let e = check(|c| c.cors_origins = vec![bad.into()]).unwrap_err();
+            assert!(e.contains("is not an origin"), "{bad}: {e}");
+        }
     }
 
     #[test]

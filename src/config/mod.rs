@@ -186,13 +186,14 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Checks the settings that depend on each other, and reads an empty
-    /// token (`TINYPUSH_PUBLISH_TOKEN=`) as none.
+    /// Checks the settings that depend on each other, and the access
+    /// settings that could never work as meant (`AccessConfig::check`).
+    /// An empty `TINYPUSH_REDIS=` reads as none.
     ///
     /// # Errors
     /// One line naming the flags that disagree.
     pub fn check(mut self) -> Result<Config, String> {
-        self.access.publish_token = self.access.publish_token.filter(|t| !t.is_empty());
+        self.access.check()?;
         self.topics.redis = self.topics.redis.filter(|u| !u.is_empty());
         if self.topics.redis.is_some() && self.topics.data_dir.is_some() {
             // With Redis the history lives there; a file beside it would

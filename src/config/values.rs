@@ -1,6 +1,6 @@
 //! Reading and writing setting values: durations (`500ms`, `10s`, `2m`,
 //! humantime) and sizes (`16KiB`, `1MiB`, bytes; bytesize), with the range
-//! checks clap runs on each flag.
+//! checks clap runs on each flag; the shape of an origin.
 
 use std::time::Duration;
 
@@ -49,6 +49,66 @@ pub fn nonzero_count(text: &str) -> Result<usize, String> {
         0 => Err("must be at least 1".into()),
         n => Ok(n),
     }
+}
+
+/// `*`, or an origin as a browser writes it: `scheme://host[:port]`, no
+/// path (a trailing `/` aside), which is all an `Origin` header holds.
+pub fn origin(text: &str) -> Result<(), String> {
+    if text == "*" {
+        return Ok(());
+    }
+    if text.eq_ignore_ascii_case("null") {
+        // Sandboxed frames, `data:` and `file:` pages all send `null`.
+        return Err(
+            "--cors-origin null would admit every sandboxed frame and data: page; \
+                    use '*' if every origin is meant"
+                .into(),
+        );
+    }
+    let bare = text.strip_suffix('/').unwrap_or(text);
+    let fits = match bare.split_once("://") {
+        Some((scheme, authority)) => is_scheme(scheme) && is_authority(authority),
+        None => false,
+    };
+    match fits {
+        true => Ok(()),
+        false => Err(format!(
+            "--cors-origin {text} is not an origin like https://app.example \
+             (scheme://host[:port], no path): it would never match"
+        )),
+    }
+}
+
+fn is_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, in the ASCII a browser
+/// writes (an IDN host goes as punycode): no path, query, user or space.
+fn is_authority(text: &str) -> bool {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, "")) => (v6, None),
+            Some((v6, after)) => (v6, Some(after.strip_prefix(':').unwrap_or("x"))),
+            None => return false,
+        },
+        None => match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        },
+    };
+    let v6 = text.starts_with('[');
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c) || (v6 && c == ':'));
+    host_ok && port.is_none_or(is_port)
+}
+
+fn is_port(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok()
 }
 
 #[cfg(test)]

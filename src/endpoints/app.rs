@@ -1,8 +1,9 @@
-//! What the endpoints share beyond HTTP: the topic hub, and the clock that
-//! keeps every WebSocket's pings and silence deadline.
+//! What the endpoints share beyond HTTP: the topic hub, the access policy,
+//! and the clock that keeps every WebSocket's pings and silence deadline.
 
 use std::sync::Arc;
 
+use crate::access::Access;
 use crate::error::Result;
 use crate::http::exchange::Shared;
 use crate::hub::Hub;
@@ -12,6 +13,8 @@ use crate::ws::{self, Options};
 pub struct App {
     /// Topics and their subscribers.
     pub hub: Arc<Hub>,
+    /// Who may publish and subscribe (re-read on SIGHUP).
+    pub access: Arc<Access>,
     /// The shared WebSocket timer (`ws-timer`).
     pub ws_timer: Arc<ws::Timer>,
 }

@@ -5,6 +5,7 @@
 //! demos.rs         GET /stream (chunked text), GET /event (SSE counter)
 //! echo.rs          GET /echo, /socket, /ws (WebSocket echo, /ws with a heartbeat)
 //! topics/          POST /topics/{t}; GET /topics/{t}[,{t}…]/sse | stream | ws
+//! cors.rs          OPTIONS preflights and Access-Control-* headers for /topics/
 //! static_files.rs  GET /<file> from the static folder
 //! params.rs        query numbers and the /event demo's cursor
 //! ```
@@ -15,6 +16,7 @@
 //! error for the one error writer to answer.
 
 mod app;
+pub mod cors;
 pub mod demos;
 pub mod echo;
 pub mod health;

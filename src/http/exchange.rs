@@ -16,16 +16,17 @@
 //! ```
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::inbound::Inbound;
 use super::request::Request;
-use super::response::{Head, text_head};
+use super::response::{Head, Header, text_head};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::metrics::{Gauge, Metrics};
 use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
@@ -43,6 +44,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Places for more threads; a WebSocket takes one for its writer.
     pub threads: Arc<ThreadBudget>,
+    /// Per-client limits: connections from one address, publishes per second.
+    pub limits: Limits,
 }
 
 impl Shared {
@@ -64,8 +67,11 @@ pub struct Exchange<'a> {
     pub out: &'a mut Counted,
     /// The socket itself, for the hang-up watcher and protocol switches.
     pub stream: &'a Arc<TcpStream>,
-    /// The client's address, for log lines.
+    /// The TCP peer's address, for log lines.
     pub peer: SocketAddr,
+    /// The client: the peer's address, or behind a trusted proxy the one
+    /// `X-Forwarded-For` names (`http/forwarded.rs`). Limits count this.
+    pub client: IpAddr,
     /// Server-wide state.
     pub shared: &'a Shared,
     /// This connection in the `/metrics` gauges; handlers that start a
@@ -73,6 +79,10 @@ pub struct Exchange<'a> {
     pub gauge: &'a mut Gauge,
     /// Whether the connection may carry another request after this one.
     pub keep_alive: bool,
+    /// Headers every answer to this request carries, errors included:
+    /// [`reply`], the stream heads and [`write_error`] add them (CORS,
+    /// set by `endpoints/cors.rs`).
+    pub extra_headers: Vec<Header>,
 }
 
 /// What a handler did, for the access log and the keep-alive loop.
@@ -136,6 +146,7 @@ pub fn require_get(req: &Request) -> Result<()> {
 pub fn reply(x: &mut Exchange, content_type: &'static str, body: &[u8]) -> Result<Outcome> {
     Head::new(200)
         .header("Content-Type", content_type)
+        .headers(&x.extra_headers)
         .connection(x.keep_alive, x.req.is_http11())
         .write_with_body(x.out, body, x.req.is_head())?;
     Ok(Outcome {
@@ -145,10 +156,11 @@ pub fn reply(x: &mut Exchange, content_type: &'static str, body: &[u8]) -> Resul
 }
 
 /// Writes the answer to `e`: its status, the header that status calls for
-/// (`Allow`, `WWW-Authenticate`, `Retry-After`, `Upgrade`), and the reason
-/// on one line. `req` is `None` when no request could be read (the reply
-/// then speaks HTTP/1.1 and has a body). Returns the status sent, or `None`
-/// when `e` means the peer is gone and nothing can be sent.
+/// (`Allow`, `WWW-Authenticate`, `Retry-After`, `Upgrade`), the exchange's
+/// `extra` headers, and the reason on one line. `req` is `None` when no
+/// request could be read (the reply then speaks HTTP/1.1 and has a body).
+/// Returns the status sent, or `None` when `e` means the peer is gone and
+/// nothing can be sent.
 ///
 /// # Errors
 /// When the reply cannot be written.
@@ -157,6 +169,7 @@ pub fn write_error(
     e: &Error,
     keep_alive: bool,
     req: Option<&Request>,
+    extra: &[Header],
 ) -> io::Result<Option<u16>> {
     let Some(status) = e.status() else {
         return Ok(None);
@@ -169,10 +182,18 @@ pub fn write_error(
                 .header("Upgrade", "websocket")
                 .header("Sec-WebSocket-Version", "13");
         }
-        Error::Unauthorized => head = head.header("WWW-Authenticate", "Bearer"),
+        Error::Unauthorized(_) => head = head.header("WWW-Authenticate", "Bearer"),
+        // RFC 6750, section 3.1: a token was sent, and it is not known.
+        Error::InvalidToken => {
+            head = head.header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        }
         Error::Unavailable(_) => head = head.header("Retry-After", "1"),
+        Error::TooMany {
+            retry_after_secs, ..
+        } => head = head.header("Retry-After", retry_after_secs.to_string()),
         _ => {}
     }
+    head = head.headers(extra);
     let http11 = req.is_none_or(Request::is_http11);
     let head_only = req.is_some_and(Request::is_head);
     head.connection(keep_alive, http11).write_with_body(
@@ -189,7 +210,7 @@ mod tests {
 
     fn written(e: &Error, keep_alive: bool) -> String {
         let mut out = Vec::new();
-        write_error(&mut out, e, keep_alive, None).unwrap();
+        write_error(&mut out, e, keep_alive, None, &[]).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -206,9 +227,42 @@ mod tests {
              Retry-After: 1\r\nConnection: close\r\nContent-Length: 31\r\n\r\n\
              server at its connection limit\n"
         );
-        assert!(written(&Error::Unauthorized, true).contains("\r\nWWW-Authenticate: Bearer\r\n"));
+        let unauthorized = Error::Unauthorized("publishing needs Authorization: Bearer <token>");
+        assert!(written(&unauthorized, true).contains("\r\nWWW-Authenticate: Bearer\r\n"));
+        assert!(
+            written(&Error::InvalidToken, true)
+                .contains("\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n")
+        );
         assert!(
             written(&Error::UpgradeRequired, true).contains("\r\nSec-WebSocket-Version: 13\r\n")
+        );
+        let too_many = Error::TooMany {
+            why: "publishing too fast",
+            retry_after_secs: 3,
+        };
+        assert_eq!(
+            written(&too_many, true),
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Retry-After: 3\r\nContent-Length: 20\r\n\r\npublishing too fast\n"
+        );
+    }
+
+    #[test]
+    fn extra_headers_ride_on_errors() {
+        let mut out = Vec::new();
+        let extra = [("Access-Control-Allow-Origin", "*".to_string())];
+        write_error(
+            &mut out,
+            &Error::Unauthorized("a token is needed"),
+            true,
+            None,
+            &extra,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\r\nAccess-Control-Allow-Origin: *\r\n"),
+            "{text}"
         );
     }
 
@@ -216,7 +270,7 @@ mod tests {
     fn a_gone_peer_gets_nothing() {
         let mut out = Vec::new();
         let gone = Error::Io(io::ErrorKind::BrokenPipe.into());
-        assert_eq!(write_error(&mut out, &gone, true, None).unwrap(), None);
+        assert_eq!(write_error(&mut out, &gone, true, None, &[]).unwrap(), None);
         assert!(out.is_empty());
     }
 }

@@ -3,6 +3,8 @@
 //! ```text
 //! inbound.rs   bytes off the socket until a whole head has come (caps, deadlines)
 //! request.rs   the head parsed: method, target, headers        → 400, 431, 505
+//! forwarded.rs who the client is behind a trusted proxy (X-Forwarded-For)
+//! origin.rs    whether a browser page may act here (same origin, --cors-origin)
 //! body.rs      how long the body is, and reading it            → 411, 413, 400
 //! exchange.rs  what a handler gets and returns; every error reply
 //! response.rs  status line and headers, fixed-length bodies
@@ -17,7 +19,9 @@
 pub mod body;
 pub mod chunked;
 pub mod exchange;
+pub mod forwarded;
 pub mod inbound;
+pub mod origin;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -22,6 +22,7 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -32,6 +33,7 @@ pub fn reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         426 => "Upgrade Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         505 => "HTTP Version Not Supported",
@@ -39,11 +41,14 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// One header line: its name and value.
+pub type Header = (&'static str, String);
+
 /// A status line and headers, built up and then written in one go.
 #[derive(Debug, Clone)]
 pub struct Head {
     status: u16,
-    headers: Vec<(&'static str, String)>,
+    headers: Vec<Header>,
 }
 
 impl Head {
@@ -58,6 +63,12 @@ impl Head {
     /// Adds a header line.
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Adds header lines carried from elsewhere (an exchange's CORS headers).
+    pub fn headers(mut self, extra: &[Header]) -> Self {
+        self.headers.extend_from_slice(extra);
         self
     }
 

@@ -137,7 +137,8 @@ fn write_head(x: &mut Exchange<'_>, content_type: &'static str) -> Result<(bool,
         .header("Content-Type", content_type)
         .header("Cache-Control", "no-cache")
         .header("X-Accel-Buffering", "no")
-        .header("X-Content-Type-Options", "nosniff");
+        .header("X-Content-Type-Options", "nosniff")
+        .headers(&x.extra_headers);
     if http11 {
         head = head.header("Transfer-Encoding", "chunked");
     }

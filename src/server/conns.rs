@@ -23,6 +23,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
+use crate::limits::Place;
+
 /// Open connections, and the shutdown signal every stream listens to.
 pub struct Connections {
     cap: usize,
@@ -44,10 +46,14 @@ struct Entry {
     idle: bool,
 }
 
-/// A connection's place in the set; dropping it frees the place.
+/// A connection's place in the set (and in its address's count, see
+/// `limits/`); dropping it frees both.
 pub struct Ticket {
     conns: Arc<Connections>,
     id: u64,
+    // Dropped with the ticket, before the connection thread closes the
+    // socket: a client that sees the close can connect again at once.
+    _place: Option<Place>,
     // Never sent on: `drained` waits for the last clone to be dropped.
     _alive: Sender<()>,
 }
@@ -87,6 +93,7 @@ impl Connections {
         Some(Ticket {
             conns: Arc::clone(self),
             id,
+            _place: None,
             _alive: alive,
         })
     }
@@ -135,6 +142,11 @@ impl Connections {
 }
 
 impl Ticket {
+    /// Keeps the connection's place in its address's count while it lives.
+    pub fn hold(&mut self, place: Option<Place>) {
+        self._place = place;
+    }
+
     /// Marks the connection idle (about to wait for a request head) or busy.
     /// Returns `false` when going idle during shutdown: the thread should end.
     pub fn set_idle(&self, idle: bool) -> bool {

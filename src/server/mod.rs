@@ -3,7 +3,8 @@
 //! ```text
 //! accept thread ──spawn──► conn-127.0.0.1:50312  (one per connection, small stack)
 //!      │                   conn-127.0.0.1:50318
-//!      └─ over the cap, or no thread to be had: 503 + Retry-After, close
+//!      ├─ over the cap, or no thread to be had: 503 + Retry-After, close
+//!      └─ its address over --max-connections-per-ip: 429 + Retry-After, close
 //! ```
 //!
 //! The accept loop never dies. When `accept` fails, most often because the
@@ -12,8 +13,9 @@
 //! other connections to close, and try again.
 
 pub mod conns;
+mod open;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
@@ -22,15 +24,15 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use socket2::{Domain, SockRef, Socket, Type};
 
-use crate::cluster::Cluster;
-use crate::config::{Config, LISTEN_BACKLOG, RESERVED_FDS, TopicConfig};
+use crate::access::Access;
+use crate::config::{Anonymous, Config, LISTEN_BACKLOG, RESERVED_FDS};
 use crate::connection;
 use crate::endpoints::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Shared, write_error};
 use crate::hub::Hub;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::store::Store;
 use crate::threads::ThreadBudget;
 use crate::watcher::Watcher;
 use crate::ws;
@@ -71,13 +73,15 @@ impl Server {
         let http = &config.http;
         let threads = ThreadBudget::from_machine(http.thread_stack_bytes, http.max_threads);
         let metrics = Arc::new(Metrics::default());
-        let history = open_history(&config.topics, &metrics)?;
+        let access = open::access(&config.access, &metrics)?;
+        let history = open::history(&config.topics, &metrics)?;
         let hub = Hub::new(&config.topics, history, Arc::clone(&metrics))
             .map_err(|e| Error::Startup(format!("cannot start the history's threads: {e}")))?;
         let shared = Arc::new(Shared {
             threads,
             watcher: Watcher::start()?,
             shutdown: conns.shutdown_signal().clone(),
+            limits: Limits::new(&config.access, Arc::clone(&metrics)),
             metrics,
             config,
         });
@@ -91,7 +95,11 @@ impl Server {
             listener,
             conns,
             shared,
-            app: Arc::new(App { hub, ws_timer }),
+            app: Arc::new(App {
+                hub,
+                access,
+                ws_timer,
+            }),
             addr,
         })
     }
@@ -104,6 +112,11 @@ impl Server {
     /// The thread budget: how many connection and writer threads run.
     pub fn thread_budget(&self) -> Arc<ThreadBudget> {
         Arc::clone(&self.shared.threads)
+    }
+
+    /// The access policy, for re-reading the auth file (on SIGHUP).
+    pub fn access(&self) -> Arc<Access> {
+        Arc::clone(&self.app.access)
     }
 
     /// A handle that can stop this server.
@@ -120,9 +133,10 @@ impl Server {
         let url = format!("http://{}", self.addr);
         info!("listening on {url}");
         info!("try: curl -N {}/stream", try_url(self.addr));
-        if !self.addr.ip().is_loopback() && self.shared.config.access.publish_token.is_none() {
+        let anonymous = self.app.access.anonymous();
+        if !self.addr.ip().is_loopback() && anonymous == Anonymous::ReadWrite {
             warn!(
-                "listening beyond loopback with no --publish-token: anyone who can reach {url} can publish"
+                "listening beyond loopback and anonymous clients may publish: anyone who can reach {url} can (--auth-file, --publish-token, --anonymous read)"
             );
         }
         let conns = &self.conns;
@@ -158,18 +172,28 @@ impl Server {
 
     fn admit(&self, stream: TcpStream, peer: SocketAddr) {
         let stream = Arc::new(stream);
-        let Some(ticket) = self.conns.admit(&stream) else {
+        let Some(mut ticket) = self.conns.admit(&stream) else {
             debug!("{peer} refused: {} connections open", self.conns.open());
-            refuse(&stream, "server at its connection limit");
+            refuse(
+                &stream,
+                &Error::Unavailable("server at its connection limit"),
+            );
             return;
         };
+        match self.shared.limits.admit(peer.ip()) {
+            Ok(place) => ticket.hold(place),
+            Err(e) => {
+                debug!("{peer} refused: {e}");
+                return refuse(&stream, &e);
+            }
+        }
         // A thread past the budget could abort the whole process (see threads.rs).
         let Some(permit) = self.shared.threads.try_acquire_connection() else {
             debug!(
                 "{peer} refused: {} threads running",
                 self.shared.threads.used()
             );
-            refuse(&stream, "server at its thread limit");
+            refuse(&stream, &Error::Unavailable("server at its thread limit"));
             return;
         };
         let (shared, app) = (Arc::clone(&self.shared), Arc::clone(&self.app));
@@ -186,7 +210,7 @@ impl Server {
         if let Err(e) = spawned {
             // The closure, and with it the ticket and permit, was dropped: the places are free.
             warn!("{peer} refused: cannot start a thread: {e}");
-            refuse(&stream, "server cannot start a thread");
+            refuse(&stream, &Error::Unavailable("server cannot start a thread"));
         }
     }
 }
@@ -226,14 +250,24 @@ fn connection_cap(configured: usize) -> usize {
     configured.min(fit)
 }
 
-/// Answers 503 and closes, from the accept thread: the reply is small and
-/// the socket new, so the write does not block.
-fn refuse(stream: &TcpStream, why: &'static str) {
+/// Answers 503 or 429 and closes, from the accept thread: the reply is
+/// small and the socket new, so the write does not block.
+fn refuse(stream: &TcpStream, e: &Error) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = write_error(&mut &*stream, &Error::Unavailable(why), false, None);
+    let _ = write_error(&mut &*stream, e, false, None, &[]);
     let _ = (&*stream).flush();
     // FIN after the reply, so the client reads it before the close.
     let _ = stream.shutdown(Shutdown::Write);
+    // Closing with unread bytes (a request already sent) would be a reset,
+    // which can destroy the reply: drop what has come, without waiting.
+    if stream.set_nonblocking(true).is_ok() {
+        let mut scratch = [0u8; 4096];
+        for _ in 0..16 {
+            if !matches!((&*stream).read(&mut scratch), Ok(1..)) {
+                break;
+            }
+        }
+    }
 }
 
 /// An address a user can paste into curl: a wildcard bind is reachable on loopback.
@@ -242,33 +276,5 @@ fn try_url(addr: SocketAddr) -> String {
         format!("http://127.0.0.1:{}", addr.port())
     } else {
         format!("http://{addr}")
-    }
-}
-
-/// Where topics' histories live: Redis (`--redis`), a file (`--data-dir`),
-/// or memory; said once in the log.
-///
-/// # Errors
-/// `Startup` with one line when Redis or the file cannot be used.
-fn open_history(
-    topics: &TopicConfig,
-    metrics: &Arc<Metrics>,
-) -> Result<(Option<Store>, Option<Cluster>)> {
-    if let Some(url) = &topics.redis {
-        let cluster = Cluster::connect(url, Arc::clone(metrics)).map_err(Error::Startup)?;
-        let url = crate::cluster::redacted(url);
-        info!("history kept in Redis at {url}, shared with every node using it");
-        return Ok((None, Some(cluster)));
-    }
-    match &topics.data_dir {
-        Some(dir) => {
-            let store = Store::open(dir).map_err(Error::Startup)?;
-            info!("history kept in {}", store.file().display());
-            Ok((Some(store), None))
-        }
-        None => {
-            info!("history kept in memory only: lost on restart (--data-dir keeps it)");
-            Ok((None, None))
-        }
     }
 }

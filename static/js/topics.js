@@ -73,8 +73,12 @@
     }
   }
 
+  // The token field, when filled: ?token= on a subscription (the server's
+  // log shows it as token=REDACTED), a Bearer header on a publish.
+  const token = () => $("#token").value.trim();
+
   function query(params) {
-    const q = new URLSearchParams(params).toString();
+    const q = new URLSearchParams(token() ? { ...params, token: token() } : params).toString();
     return q ? `?${q}` : "";
   }
 
@@ -157,7 +161,8 @@
     e.preventDefault();
     const topic = $("#pub-topic").value.trim();
     try {
-      const response = await fetch(`/topics/${encodeURIComponent(topic)}`, { method: "POST", body: $("#pub-text").value });
+      const headers = token() ? { Authorization: `Bearer ${token()}` } : {};
+      const response = await fetch(`/topics/${encodeURIComponent(topic)}`, { method: "POST", body: $("#pub-text").value, headers });
       receipt.textContent = `${response.status} ${(await response.text()).trim()}`;
     } catch (err) {
       receipt.textContent = `failed: ${err.message}`;

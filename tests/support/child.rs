@@ -138,6 +138,12 @@ impl ChildServer {
         if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
             return line.clone();
         }
+        self.wait_new_log(needle)
+    }
+
+    /// [`ChildServer::wait_log`] among the lines not read yet: for a line
+    /// that comes again (one per SIGHUP).
+    pub fn wait_new_log(&mut self, needle: &str) -> String {
         let end = Instant::now() + READ_TIMEOUT;
         loop {
             let why = match self.log.recv_deadline(end) {

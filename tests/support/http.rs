@@ -56,6 +56,17 @@ pub fn connect_with_recv_buffer(addr: SocketAddr, bytes: usize) -> Client {
     Client::new(socket.into())
 }
 
+/// Like [`connect`], from the loopback address `local` (any of 127/8 on
+/// Linux): to the server, another client.
+pub fn connect_from(addr: SocketAddr, local: &str) -> Client {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+    let local: SocketAddr = format!("{local}:0").parse().expect("a local address");
+    socket.bind(&local.into()).expect("bind the client socket");
+    socket.connect(&addr.into()).expect("connect");
+    Client::new(socket.into())
+}
+
 /// Sends one request on a new connection and reads the head and body.
 pub fn get(addr: SocketAddr, raw: &[u8]) -> (Head, String) {
     let mut c = connect(addr);

@@ -9,6 +9,7 @@
 //! streams    StreamReader: chunked bodies as NDJSON lines or SSE events
 //! websocket  handshake bytes, frames written and read by hand
 //! topics     publishing, and the `/metrics` text
+//! access     an auth file and its two tokens
 //! multi      several topics on one connection: composite cursors, SSE events
 //! ```
 //!
@@ -22,6 +23,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod access;
 mod child;
 mod durable;
 mod http;
@@ -33,11 +35,13 @@ mod topics;
 mod websocket;
 
 #[allow(unused_imports)]
+pub use access::{AUTH_FILE, READER, WRITER, auth_file};
+#[allow(unused_imports)]
 pub use child::{ChildServer, read_lines, refused, until_eof};
 #[allow(unused_imports)]
 pub use durable::{DataDir, ndjson_since, serve, stop};
 #[allow(unused_imports)]
-pub use http::{Client, Head, connect, connect_with_recv_buffer, get};
+pub use http::{Client, Head, connect, connect_from, connect_with_recv_buffer, get};
 #[allow(unused_imports)]
 pub use multi::{Positions, TopicEvent, topic_event, topic_message};
 #[allow(unused_imports)]

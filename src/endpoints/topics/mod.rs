@@ -30,6 +30,10 @@
 //! resume from its last id. `poll=1` (SSE and NDJSON) answers the history
 //! and ends the body instead of staying open.
 //!
+//! Who may publish and subscribe is `crate::access`'s to say: each handler
+//! asks it once it knows the topics (401 without a needed token, 403
+//! without the scope; a multi-topic subscription needs every topic).
+//!
 //! Several topics on one connection, up to 32 (`select.rs`): every
 //! message names its topic, and a multi-topic SSE event's `id:` is the
 //! composite cursor, so EventSource's own reconnect resumes every topic:
@@ -71,17 +75,25 @@ pub mod grammar {
 }
 
 use super::App;
+use super::cors::{self, PUBLISH_METHODS, SUBSCRIBE_METHODS};
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
 use wire::Framing;
 
-/// Routes `/topics/` + `rest`.
+/// Routes `/topics/` + `rest`, every answer with the CORS headers
+/// `connection::respond` put on the exchange (`cors.rs`).
 pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
-    let hub = &app.hub;
+    let methods = match rest.contains('/') {
+        false => PUBLISH_METHODS,
+        true => SUBSCRIBE_METHODS,
+    };
+    if let Some(preflight) = cors::preflight(x, methods)? {
+        return Ok(preflight);
+    }
     match rest.split_once('/') {
-        None => publish::publish(x, hub, rest),
-        Some((topics, "sse")) => stream::subscribe(x, hub, topics, Framing::Sse),
-        Some((topics, "stream")) => stream::subscribe(x, hub, topics, Framing::Ndjson),
+        None => publish::publish(x, app, rest),
+        Some((topics, "sse")) => stream::subscribe(x, app, topics, Framing::Sse),
+        Some((topics, "stream")) => stream::subscribe(x, app, topics, Framing::Ndjson),
         Some((topics, "ws")) => ws::subscribe(x, app, topics),
         Some(_) => Err(Error::NotFound),
     }

@@ -7,6 +7,7 @@
 //!     woken            → write what waits (a half-sent chunk, a backlog)
 //!     keepalive tick   → `: keepalive` (SSE) or a keepalive object (NDJSON)
 //!     dropped as slow  → what waits, an error event, then the body ends
+//!     token revoked    → what waits, an error event, then the body ends
 //!     client hung up   → end
 //!     server stopping  → what waits, the last chunk, end
 //! }
@@ -17,34 +18,51 @@
 //! then the message's JSON object (it names its topic) and its `id:` the
 //! composite cursor (`framer.rs`); a drop notice carries that cursor as
 //! `since`. With `poll=1` the history is the whole answer (`poll.rs`).
+//!
+//! After a SIGHUP the subscription is decided again, with the policy then
+//! in force, at the next wake-up or keepalive tick; refused (its token
+//! removed from the file: `token revoked`), it ends with
+//! `{"event":"error","topic":"news","error":"token revoked"}` (`event:
+//! error` on SSE). Live messages the fan-out sends straight to the socket
+//! meanwhile still go out: the hub does not know about tokens.
 
 use std::io;
 use std::sync::Arc;
 
 use crossbeam_channel::{select, tick};
 use log::info;
+use serde::Serialize;
 
 use super::framer::Framer;
 use super::outbox::{Drained, Outbox};
 use super::poll;
 use super::replay::{self, First};
 use super::select::Selection;
-use super::wire::Framing;
+use super::wire::{Framing, json, line};
+use crate::access::{Action, withdrawn};
+use crate::endpoints::App;
 use crate::error::Result;
 use crate::http::chunked::ChunkedWriter;
 use crate::http::exchange::{Counted, Exchange, Outcome, require_get};
 use crate::http::stream::{self, End, Opened};
 use crate::hub::{Hub, Since, Sink, Subscription};
+use crate::sse::Event;
 
 /// The gaps, the replay, then live messages until the stream ends. Live
 /// messages reach the socket through an [`Outbox`]: sent by a fan-out
 /// thread while nothing waits, written by this thread when something does.
-pub fn subscribe(x: &mut Exchange, hub: &Hub, list: &str, framing: Framing) -> Result<Outcome> {
+pub fn subscribe(x: &mut Exchange, app: &App, list: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
     let selection = Selection::read(x.req, list, framing == Framing::Sse)?;
+    app.access
+        .check(x.req, Action::Subscribe, &selection.topics)?;
+    let hub = &app.hub;
     if selection.poll {
         return poll::answer(x, hub, &selection, framing);
     }
+    // Decided again after a reload: a revoked token ends the stream.
+    let topics = &selection.topics;
+    let mut standing = app.access.standing(x.req, Action::Subscribe, topics);
     let framer = Framer {
         framing,
         chunked: x.req.is_http11(),
@@ -67,12 +85,12 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, list: &str, framing: Framing) -> R
         loop {
             if let Drained::Dropped(last_id) = outbox.drain(body.raw(), false)? {
                 info!("{peer} topic {list}: dropped, too slow");
-                let notice = match outbox.cursor() {
-                    Some(since) => framing.dropped_multi(list, &since),
-                    None => framing.dropped(list, last_id),
-                };
-                body.chunk(&notice)?;
+                body.chunk(&dropped(&outbox, framing, list, last_id))?;
                 return Ok(End::Done);
+            }
+            if let Err(e) = app.access.recheck(&mut standing) {
+                info!("{peer} topic {list}: {}", withdrawn(e));
+                return end_withdrawn(&outbox, body, framing, list, &withdrawn(e));
             }
             select! {
                 recv(outbox.wake()) -> _ => {}
@@ -92,6 +110,46 @@ pub fn subscribe(x: &mut Exchange, hub: &Hub, list: &str, framing: Framing) -> R
     });
     body.raw().bytes += outbox.sent_directly();
     Ok(live.finish(ended))
+}
+
+/// The notice that the subscriber was dropped for falling behind, with
+/// the cursor to resume from.
+fn dropped(outbox: &Outbox, framing: Framing, list: &str, last_id: Option<u64>) -> Vec<u8> {
+    match outbox.cursor() {
+        Some(since) => framing.dropped_multi(list, &since),
+        None => framing.dropped(list, last_id),
+    }
+}
+
+/// `{"event":"error","topic":"news","error":"token revoked"}`
+#[derive(Serialize)]
+struct Withdrawn<'a> {
+    event: &'static str,
+    topic: &'a str,
+    error: &'a str,
+}
+
+/// Writes what waits, then `{"event":"error","topic":"news","error":"token
+/// revoked"}` (an SSE `event: error`, or an NDJSON line): the stream ends.
+fn end_withdrawn(
+    outbox: &Outbox,
+    body: &mut ChunkedWriter<&mut Counted>,
+    framing: Framing,
+    topics: &str,
+    why: &str,
+) -> io::Result<End> {
+    outbox.drain(body.raw(), true)?;
+    let object = json(&Withdrawn {
+        event: "error",
+        topic: topics,
+        error: why,
+    });
+    let notice = match framing {
+        Framing::Sse => Event::data(object).event("error").encode(),
+        Framing::Ndjson => line(object),
+    };
+    body.chunk(&notice)?;
+    Ok(End::Done)
 }
 
 /// Owns the socket (after what waits), then writes a keepalive.

@@ -11,8 +11,20 @@
 //! ```
 //!
 //! Bare text frames carry the message alone (there is no room for a gap
-//! notice; `format=json` shows ids and gaps). A publish the server refuses
-//! (no token, a full topic cap) closes with 1008 and its reason.
+//! notice; `format=json` shows ids and gaps). Subscribing needs what
+//! `/sse` needs (`?token=` for a browser, which cannot set headers); a
+//! publish the server refuses closes with 1008 and its reason: no token,
+//! a token without the topic (`this token may not publish to news`), a
+//! full topic cap. Whether the socket may publish is decided at the
+//! upgrade and kept; after a SIGHUP it is decided again at the next
+//! message, with the policy then in force (`access/standing.rs`): a token
+//! removed from the file closes with 1008 `token revoked`. The
+//! subscription too is decided again, at the next message offered to it:
+//! refused, it closes with 1008 and the reason before that message goes
+//! out (a quiet topic keeps it open until something is published there or
+//! the client sends text).
+//! Past `--publish-rate`, the reader waits for the next token before it
+//! reads on (`limits/`): the client is slowed through TCP, not closed.
 //!
 //! Several topics (`/topics/a,b,c/ws`): always the JSON objects, which
 //! name their topic, so a client keeps each topic's last id and resumes
@@ -25,25 +37,31 @@ use std::sync::Arc;
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::publish::may_publish;
 use super::select::Selection;
 use super::wire::gap_json;
-use super::ws_sink::{WsSink, message};
+use super::ws_sink::{Gate, WsSink, message};
+use crate::access::{Action, Standing, withdrawn};
 use crate::endpoints::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome};
-use crate::hub::{Hub, Sink, Subscription};
+use crate::http::request::Request;
+use crate::hub::{Sink, Subscription};
 use crate::metrics::Kind;
 use crate::ws::{self, Incoming, handshake};
 
 /// Why a multi-topic WebSocket is closed when the client sends text.
 const NO_MULTI_PUBLISH: &str = "publish to one topic: /topics/{topic}/ws or POST";
+/// Why a WebSocket opened without a token is closed when the client sends
+/// text, where anonymous clients may not publish.
+const NO_TOKEN: &str = "publishing needs the token";
 
 /// Upgrades, subscribes, and publishes what the client sends until it ends.
 pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let hub = &app.hub;
     let accepted = handshake::check(x.req, &x.shared.config)?;
     let selection = Selection::read(x.req, list, false)?;
+    app.access
+        .check(x.req, Action::Subscribe, &selection.topics)?;
     if selection.poll {
         return Err(Error::BadRequest("poll=1 is for /sse and /stream"));
     }
@@ -52,16 +70,16 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
         Some("json") => true,
         Some(_) => return Err(Error::BadRequest("format must be text or json")),
     };
-    // Where text from the client goes, or why it closes the connection.
-    let token = x.shared.config.access.publish_token.as_deref();
-    let publish_to = if selection.is_multi() {
+    // Where text from the client goes, while the token may publish there
+    // (decided now, and again after each reload), or why it closes the
+    // connection.
+    let mut publish_to = if selection.is_multi() {
         Err(NO_MULTI_PUBLISH)
-    } else if may_publish(x.req, token) {
-        Ok(list)
     } else {
-        Err("publishing needs the token")
+        Ok((list, app.access.standing(x.req, Action::Publish, &[list])))
     };
-    let sink = Arc::new(WsSink::new(json, x.shared.config.topics.subscriber_queue));
+    let sink = WsSink::new(json, x.shared.config.topics.subscriber_queue);
+    let sink = Arc::new(sink.gated(revoked(app, x.req, &selection.topics)));
     let mut subs = selection.subscribe(hub, &(Arc::clone(&sink) as Arc<dyn Sink>))?;
     let mut options = app.ws_options(x.shared, false)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
@@ -74,7 +92,9 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let stream = Arc::clone(x.stream);
     let (conn, incoming) = ws::start(stream, leftover, x.peer, options, shutdown)?;
     sink.bind(&conn, first_messages(&mut subs, json));
-    publish_incoming(incoming, &conn, hub, publish_to);
+    let (limits, client, shutdown) = (&x.shared.limits, x.client, &x.shared.shutdown);
+    let turn = || limits.wait_to_publish(client, shutdown);
+    publish_incoming(incoming, &conn, app, &mut publish_to, turn);
     drop(subs);
     x.out.bytes += conn.bytes_written();
     Ok(Outcome {
@@ -83,23 +103,30 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     })
 }
 
-/// Publishes each text message to the topic in `to`, or closes with the
-/// reason it holds instead; the first one refused closes the connection.
-/// Once refused, the close is on its way: later frames are read (the close
-/// handshake needs it) but not acted on.
+/// Publishes each text message to the topic in `to` while its standing
+/// allows, or closes with the reason instead; the first one refused closes
+/// the connection. Once refused, the close is on its way: later frames are
+/// read (the close handshake needs it) but not acted on. Each publish
+/// waits for `turn` (the publish rate); `false` means the server is
+/// stopping.
 fn publish_incoming(
     incoming: Incoming,
     conn: &ws::Connection,
-    hub: &Hub,
-    to: std::result::Result<&str, &str>,
+    app: &App,
+    to: &mut std::result::Result<(&str, Standing), &str>,
+    turn: impl Fn() -> bool,
 ) {
     let mut refused = false;
     for message in incoming {
-        let refusal = match (message, to) {
+        let refusal = match (message, &mut *to) {
             _ if refused => continue,
-            (Message::Text(text), Ok(topic)) => match hub.publish(topic, text.to_string()) {
-                Ok(_) => continue,
-                Err(e) => (CloseCode::Policy, e.to_string()),
+            (Message::Text(text), Ok((topic, standing))) => match app.access.recheck(standing) {
+                Err(e) => (CloseCode::Policy, refusal(e)),
+                Ok(()) if !turn() => continue,
+                Ok(()) => match app.hub.publish(topic, text.to_string()) {
+                    Ok(_) => continue,
+                    Err(e) => (CloseCode::Policy, e.to_string()),
+                },
             },
             (Message::Text(_), Err(why)) => (CloseCode::Policy, why.to_string()),
             _ => (
@@ -109,6 +136,23 @@ fn publish_incoming(
         };
         conn.close(refusal.0, &refusal.1);
         refused = true;
+    }
+}
+
+/// A gate closing the subscription once a reload withdraws it (its token
+/// revoked): asked at each message offered, so nothing goes out after.
+fn revoked(app: &App, req: &Request, topics: &[Arc<str>]) -> Gate {
+    let access = Arc::clone(&app.access);
+    let mut standing = access.standing(req, Action::Subscribe, topics);
+    Box::new(move || access.recheck(&mut standing).as_ref().err().map(withdrawn))
+}
+
+/// Why a publish through the socket is refused: no token, a token
+/// without the topic, a token revoked since.
+fn refusal(e: &Error) -> String {
+    match e {
+        Error::Unauthorized(_) => NO_TOKEN.to_string(),
+        other => withdrawn(other),
     }
 }
 

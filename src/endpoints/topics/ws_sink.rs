@@ -12,6 +12,11 @@
 //!
 //! One sink serves every topic of a multi-topic connection; fan-out
 //! threads of different topics offer to it one at a time.
+//!
+//! A sink may hold a [`Gate`], asked at each offer once bound: when it
+//! gives a reason, the connection closes with 1008 and that reason, and
+//! the hub drops the subscriber. The sink knows nothing of why (`ws.rs`
+//! asks whether the token was revoked).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -47,12 +52,16 @@ fn frame(m: &Published, json: bool) -> &Bytes {
     slot.get_or_init(|| ws::text_frame(payload(m, json).clone()))
 }
 
+/// Asked before each offer to a bound connection: `Some(reason)` closes it.
+pub type Gate = Box<dyn FnMut() -> Option<String> + Send>;
+
 /// The hub's end of a WebSocket subscriber: kept messages, then a
 /// connection.
 pub struct WsSink {
     json: bool,
     cap: usize,
     state: Mutex<Binding>,
+    gate: Mutex<Option<Gate>>,
 }
 
 enum Binding {
@@ -69,7 +78,20 @@ impl WsSink {
             json,
             cap,
             state: Mutex::new(Binding::Waiting(Vec::new(), false)),
+            gate: Mutex::new(None),
         }
+    }
+
+    /// This sink, asking `gate` before each offer once bound.
+    pub fn gated(self, gate: Gate) -> WsSink {
+        *self.gate.lock().unwrap_or_else(|p| p.into_inner()) = Some(gate);
+        self
+    }
+
+    /// Why the gate closes the connection now, if it does.
+    fn shut(&self) -> Option<String> {
+        let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        gate.as_mut().and_then(|ask| ask())
     }
 
     fn state(&self) -> MutexGuard<'_, Binding> {
@@ -104,6 +126,10 @@ impl Sink for WsSink {
                 Offer::Taken
             }
             Binding::Bound(conn) => {
+                if let Some(why) = self.shut() {
+                    conn.close(CloseCode::Policy, &why);
+                    return Offer::Gone;
+                }
                 let frame = |i: usize| frame(&messages[i], self.json).clone();
                 let message = |i: usize| message(&messages[i], self.json);
                 match conn.offer(messages.len(), frame, message) {

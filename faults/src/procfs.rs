@@ -1,0 +1,92 @@
+//! What the kernel says about the server process and the machine.
+//!
+//! ```text
+//! /proc/PID/task/     one entry per thread       → threads()
+//! /proc/PID/status    VmRSS:     5120 kB         → rss_kib()
+//! /proc/loadavg       3.95 2.15 1.52 …           → load()
+//! ```
+//!
+//! "No thread left behind" is [`wait_threads`]: poll the count until it is
+//! back at the baseline, with a bounded wait, instead of sleeping a fixed time.
+
+use std::fs;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Threads of process `pid` now; `None` once it is gone.
+pub fn threads(pid: u32) -> Option<usize> {
+    let dir = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(dir.count())
+}
+
+/// Resident memory of process `pid`, KiB; `None` once it is gone.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// Polls every 20 ms, at most `limit`, until `pid` has at most `baseline`
+/// threads. Returns the last count seen and how long it took.
+pub fn wait_threads(pid: u32, baseline: usize, limit: Duration) -> (usize, Duration) {
+    let start = Instant::now();
+    loop {
+        let now = threads(pid).unwrap_or(usize::MAX);
+        if now <= baseline || start.elapsed() >= limit {
+            return (now, start.elapsed());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The 1-minute load average, as `/proc/loadavg` gives it.
+pub fn load() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// One sample: resident KiB and thread count.
+pub type Sample = (u64, usize);
+
+/// Samples RSS and threads of `pid` every `every` on a thread until
+/// [`Sampler::finish`]; a sample is skipped while `/proc` cannot be read.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: thread::JoinHandle<Vec<Sample>>,
+}
+
+impl Sampler {
+    /// Starts sampling.
+    pub fn start(pid: u32, every: Duration) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        // The first sample now, so even a short stretch has one.
+        let first: Vec<Sample> = rss_kib(pid).zip(threads(pid)).into_iter().collect();
+        let handle = thread::Builder::new()
+            .name("sampler".into())
+            .spawn(move || {
+                let mut samples = first;
+                let mut next = Instant::now();
+                while !flag.load(Ordering::Relaxed) {
+                    next += every;
+                    thread::sleep(next.saturating_duration_since(Instant::now()));
+                    if let (Some(kib), Some(n)) = (rss_kib(pid), threads(pid)) {
+                        samples.push((kib, n));
+                    }
+                }
+                samples
+            })
+            .expect("spawn the sampler");
+        Sampler { stop, handle }
+    }
+
+    /// Stops and returns the samples.
+    pub fn finish(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or_default()
+    }
+}

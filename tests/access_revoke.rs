@@ -1,0 +1,120 @@
+//! A token removed from the auth file by SIGHUP loses what it was granted
+//! on connections already open, not only on new requests.
+//!
+//! ```text
+//! WS /topics/alerts-a/ws?token=w-s3cret-1   text "one" → published
+//! (file rewritten without w-s3cret-1; kill -HUP)
+//!                                           text "two" → close 1008 "token revoked"
+//! GET /topics/news/sse?token=r-s3cret-2     (r-s3cret-2 removed; kill -HUP)
+//!   → event: error
+//!     data: {"event":"error","topic":"news","error":"token revoked"}
+//! ```
+
+mod support;
+
+use std::net::SocketAddr;
+
+use support::{
+    AUTH_FILE, ChildServer, Client, StreamReader, auth_file, connect, get, ws_close_code,
+    ws_close_payload, ws_connect, ws_frame, ws_text,
+};
+
+const TEXT: u8 = 0x1;
+const CLOSE: u8 = 0x8;
+
+/// The auth file with the writer alone (the reader removed).
+const WRITER_ONLY: &str = "[[token]]\nsecret = \"w-s3cret-1\"\npublish = [\"alerts-*\"]\n";
+/// The auth file with the reader alone (the writer removed).
+const READER_ONLY: &str =
+    "[[token]]\nsecret = \"r-s3cret-2\"\nsubscribe = [\"news\", \"alerts-*\"]\n";
+
+/// A server on the two-token file; returns it and the file.
+fn server(args: &[&str]) -> (ChildServer, std::path::PathBuf) {
+    let file = auth_file(AUTH_FILE);
+    let mut all = vec!["--auth-file", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut server = ChildServer::start(&all);
+    server.wait_log("2 tokens");
+    (server, file)
+}
+
+/// Rewrites the auth file as `text`, sends SIGHUP and waits for the reload.
+fn reload(server: &mut ChildServer, file: &std::path::Path, text: &str) {
+    std::fs::write(file, text).unwrap();
+    server.signal("HUP");
+    server.wait_log("SIGHUP: auth file re-read: 1 tokens");
+}
+
+/// Reads the server's close frame, answers it; returns code and reason.
+fn expect_close(c: &mut Client) -> (u16, String) {
+    let (_, opcode, payload) = c.read_frame();
+    assert_eq!(opcode, CLOSE, "{:?}", String::from_utf8_lossy(&payload));
+    let code = ws_close_code(&payload);
+    c.send(&ws_frame(CLOSE, &ws_close_payload(code, ""), true, true));
+    (code, String::from_utf8_lossy(&payload[2..]).into_owned())
+}
+
+/// The history of `topic`: the whole answer of an HTTP/1.0 poll.
+fn history(addr: SocketAddr, topic: &str) -> String {
+    let mut c = connect(addr);
+    c.send(format!("GET /topics/{topic}/stream?poll=1 HTTP/1.0\r\n\r\n").as_bytes());
+    String::from_utf8(c.read_to_end()).unwrap()
+}
+
+#[test]
+fn a_websocket_whose_token_was_revoked_stops_publishing_with_1008() {
+    let (mut server, file) = server(&[]);
+    let mut ws = ws_connect(server.addr, "/topics/alerts-a/ws?token=w-s3cret-1");
+    ws.send(&ws_frame(TEXT, b"one", true, true));
+    assert_eq!(ws_text(&mut ws), "one");
+    reload(&mut server, &file, READER_ONLY);
+    ws.send(&ws_frame(TEXT, b"two", true, true));
+    assert_eq!(expect_close(&mut ws), (1008, "token revoked".into()));
+    let published = history(server.addr, "alerts-a");
+    assert!(published.contains("\"one\""), "{published}");
+    assert!(!published.contains("\"two\""), "{published}");
+}
+
+#[test]
+fn a_websocket_subscription_whose_token_was_revoked_closes_before_the_next_message() {
+    let (mut server, file) = server(&[]);
+    let mut ws = ws_connect(server.addr, "/topics/alerts-b/ws?token=r-s3cret-2");
+    reload(&mut server, &file, WRITER_ONLY);
+    let raw = "POST /topics/alerts-b HTTP/1.1\r\nHost: t\r\n\
+               Authorization: Bearer w-s3cret-1\r\nContent-Length: 6\r\n\r\nsecret";
+    assert_eq!(get(server.addr, raw.as_bytes()).0.status, 200);
+    assert_eq!(expect_close(&mut ws), (1008, "token revoked".into()));
+}
+
+#[test]
+fn an_sse_and_an_ndjson_stream_whose_token_was_revoked_end_with_an_error() {
+    let (mut server, file) = server(&["--stream-keepalive", "50ms"]);
+    let mut sse = connect(server.addr);
+    sse.send(b"GET /topics/news/sse?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(sse.head().status, 200);
+    let mut ndjson = connect(server.addr);
+    ndjson.send(b"GET /topics/news/stream?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(ndjson.head().status, 200);
+    reload(&mut server, &file, WRITER_ONLY);
+    let expected = "{\"event\":\"error\",\"topic\":\"news\",\"error\":\"token revoked\"}";
+    let mut sse = StreamReader::new(sse);
+    let block = first_not_keepalive(|| sse.raw_event());
+    assert_eq!(block, format!("event: error\ndata: {expected}"));
+    assert_eq!(sse.raw_event(), None, "the body ends");
+    let mut ndjson = StreamReader::new(ndjson);
+    let line = first_not_keepalive(|| ndjson.line());
+    assert_eq!(line, expected);
+    assert_eq!(ndjson.line(), None, "the body ends");
+}
+
+/// The first piece `next` reads that is not a keepalive; at most 100 (five
+/// seconds of keepalives at 50 ms) are skipped.
+fn first_not_keepalive(mut next: impl FnMut() -> Option<String>) -> String {
+    for _ in 0..100 {
+        let piece = next().expect("the stream goes on until the notice");
+        if piece != ": keepalive" && !piece.contains("\"keepalive\"") {
+            return piece;
+        }
+    }
+    panic!("only keepalives: the revoked stream went on");
+}
