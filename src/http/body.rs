@@ -12,13 +12,14 @@
 //! A request with both, with differing lengths, or with another transfer
 //! coding is refused with 400: a server and a proxy that disagree on where a
 //! body ends let one request hide inside another ("request smuggling").
-//! POST and PUT need one of the two (411). The body is always read in full,
-//! even for a request we then refuse, so the next pipelined request starts
-//! at the right byte.
+//! POST and PUT need one of the two (411). Chunk lines are taken strictly,
+//! for the same reason: hex digits for the size, no bare CR or LF anywhere.
+//! The body is always read in full, even for a request we then refuse, so
+//! the next pipelined request starts at the right byte.
 
 use std::time::Instant;
 
-use super::inbound::Inbound;
+use super::inbound::{Inbound, Source};
 use super::request::Request;
 use crate::config::HttpConfig;
 use crate::error::{Error, Result, is_timeout};
@@ -92,7 +93,11 @@ pub fn framing(req: &Request, config: &HttpConfig) -> Result<Framing> {
 /// # Errors
 /// 413 past the cap, 400 for bad chunk framing, 408 when too slow, `Io` when
 /// the client hangs up.
-pub fn read_body(inbound: &mut Inbound, framing: Framing, config: &HttpConfig) -> Result<Vec<u8>> {
+pub fn read_body<S: Source>(
+    inbound: &mut Inbound<S>,
+    framing: Framing,
+    config: &HttpConfig,
+) -> Result<Vec<u8>> {
     let deadline = Instant::now() + config.head_timeout;
     match framing {
         Framing::Empty => Ok(Vec::new()),
@@ -101,7 +106,7 @@ pub fn read_body(inbound: &mut Inbound, framing: Framing, config: &HttpConfig) -
     }
 }
 
-fn read_exact(inbound: &mut Inbound, n: usize, deadline: Instant) -> Result<Vec<u8>> {
+fn read_exact<S: Source>(inbound: &mut Inbound<S>, n: usize, deadline: Instant) -> Result<Vec<u8>> {
     while inbound.buffered().len() < n {
         let want = n - inbound.buffered().len();
         fill(inbound, deadline, want.min(64 * 1024))?;
@@ -109,17 +114,15 @@ fn read_exact(inbound: &mut Inbound, n: usize, deadline: Instant) -> Result<Vec<
     Ok(inbound.take(n))
 }
 
-fn read_chunked(inbound: &mut Inbound, max: usize, deadline: Instant) -> Result<Vec<u8>> {
+fn read_chunked<S: Source>(
+    inbound: &mut Inbound<S>,
+    max: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let line = read_line(inbound, deadline)?;
-        // The size is hex; anything after `;` is a chunk extension, ignored.
-        let size_text = line.split(|&b| b == b';').next().unwrap_or_default();
-        let size_text = std::str::from_utf8(size_text).unwrap_or("").trim();
-        let size = match usize::from_str_radix(size_text, 16) {
-            Ok(size) if !size_text.starts_with('+') => size,
-            _ => return Err(Error::BadRequest("malformed chunk size")),
-        };
+        let size = chunk_size(&line).ok_or(Error::BadRequest("malformed chunk size"))?;
         if size == 0 {
             // Trailer fields until the blank line; we read and drop them.
             while !read_line(inbound, deadline)?.is_empty() {}
@@ -135,12 +138,35 @@ fn read_chunked(inbound: &mut Inbound, max: usize, deadline: Instant) -> Result<
     }
 }
 
+/// The size a chunk-size line gives: hex digits, then optional spaces or
+/// tabs, then the end or a `;` chunk extension, which is ignored
+/// (RFC 9112, section 7.1.1). `None` for anything else, such as a sign,
+/// other whitespace, or a size past `usize`.
+fn chunk_size(line: &[u8]) -> Option<usize> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = &line[digits..];
+    let blank = rest.iter().take_while(|b| b" \t".contains(b)).count();
+    if digits == 0 || !(rest.len() == blank || rest[blank] == b';') {
+        return None;
+    }
+    let digits = std::str::from_utf8(&line[..digits]).ok()?;
+    usize::from_str_radix(digits, 16).ok()
+}
+
 /// Reads one CRLF-terminated line, without the CRLF.
-fn read_line(inbound: &mut Inbound, deadline: Instant) -> Result<Vec<u8>> {
+///
+/// # Errors
+/// 400 for a line holding a bare CR or LF, or a NUL.
+fn read_line<S: Source>(inbound: &mut Inbound<S>, deadline: Instant) -> Result<Vec<u8>> {
     loop {
         if let Some(end) = inbound.buffered().windows(2).position(|w| w == b"\r\n") {
             let mut line = inbound.take(end + 2);
             line.truncate(end);
+            // Where one parser ends a line at a bare LF (or CR) and another
+            // reads on, a request can hide inside a body (smuggling).
+            if line.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+                return Err(Error::BadRequest("bare CR, LF or NUL in a chunk line"));
+            }
             return Ok(line);
         }
         if inbound.buffered().len() > MAX_LINE {
@@ -150,7 +176,7 @@ fn read_line(inbound: &mut Inbound, deadline: Instant) -> Result<Vec<u8>> {
     }
 }
 
-fn fill(inbound: &mut Inbound, deadline: Instant, max: usize) -> Result<()> {
+fn fill<S: Source>(inbound: &mut Inbound<S>, deadline: Instant, max: usize) -> Result<()> {
     match inbound.fill(deadline, max) {
         Ok(0) => Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
         Ok(_) => Ok(()),
@@ -177,6 +203,50 @@ mod tests {
 
     fn framing_of(headers: &[(&str, &str)], method: &str) -> Result<Framing> {
         framing(&req(headers, method), &crate::Config::default().http)
+    }
+
+    fn read_chunked_body(wire: &[u8]) -> Result<Vec<u8>> {
+        let config = crate::Config::default().http;
+        read_body(&mut Inbound::new(wire), Framing::Chunked, &config)
+    }
+
+    #[test]
+    fn chunk_lines_are_strict() {
+        for (wire, body) in [
+            (&b"5\r\nhello\r\n0\r\n\r\n"[..], &b"hello"[..]),
+            (
+                b"5 ;name=value\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n",
+                b"hello",
+            ),
+            (b"05\t\r\nhello\r\n0000\r\n\r\n", b"hello"),
+        ] {
+            assert_eq!(
+                read_chunked_body(wire).unwrap(),
+                body,
+                "{}",
+                wire.escape_ascii()
+            );
+        }
+        // A bare CR or LF that another parser may end the line at (the
+        // first found by fuzz/fuzz_targets/body.rs), and sizes that are
+        // not plain hex digits.
+        for wire in [
+            &b"0\r\nhello\r\n0\r\x1aX-Trailer: 1\r\n\r\n"[..],
+            b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+            b"0\r\nX: 1\n\r\n",
+            b"0\r\nX: \x00\r\n\r\n",
+            b" 5\r\nhello\r\n0\r\n\r\n",
+            b"5\x0b\r\nhello\r\n0\r\n\r\n",
+            b"\xc2\xa05\r\nhello\r\n0\r\n\r\n",
+            b"+5\r\nhello\r\n0\r\n\r\n",
+            b"10000000000000000\r\n",
+        ] {
+            assert!(
+                matches!(read_chunked_body(wire), Err(Error::BadRequest(_))),
+                "{}",
+                wire.escape_ascii()
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! buffer for the next read, so nothing the client sent is lost. The buffer
 //! starts small and grows only as a head needs: thousands of idle streams
 //! each keep one.
+//!
+//! The bytes come from a [`Source`]: the connection's socket, or, in unit
+//! tests and the fuzz targets (`fuzz/`), bytes in memory handed out in
+//! pieces as a network would.
 
 use std::io::{self, Read};
 use std::net::TcpStream;
@@ -33,19 +37,44 @@ pub enum Wait {
     Idle,
 }
 
+/// Where an [`Inbound`] reads from.
+pub trait Source {
+    /// Reads into `buf`, waiting at most `timeout` (never zero) for the
+    /// first byte. Returns how many arrived; 0 means end of stream.
+    ///
+    /// # Errors
+    /// `TimedOut` or `WouldBlock` when nothing came in time, or the
+    /// source's own error.
+    fn read_within(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize>;
+}
+
+impl Source for Arc<TcpStream> {
+    fn read_within(&mut self, buf: &mut [u8], timeout: Duration) -> io::Result<usize> {
+        self.set_read_timeout(Some(timeout))?;
+        (&**self).read(buf)
+    }
+}
+
+/// Bytes in memory, all there at once; for tests.
+impl Source for &[u8] {
+    fn read_within(&mut self, buf: &mut [u8], _timeout: Duration) -> io::Result<usize> {
+        self.read(buf)
+    }
+}
+
 /// The read side of one connection: the socket and the bytes read from it
 /// but not yet used.
-pub struct Inbound {
-    stream: Arc<TcpStream>,
+pub struct Inbound<S: Source = Arc<TcpStream>> {
+    stream: S,
     buf: Vec<u8>,
 }
 
 /// Bytes read per `read` call; the buffer grows by at most this much.
 const READ_STEP: usize = 2048;
 
-impl Inbound {
+impl<S: Source> Inbound<S> {
     /// Reads from `stream`, starting with an empty buffer.
-    pub fn new(stream: Arc<TcpStream>) -> Self {
+    pub fn new(stream: S) -> Self {
         Inbound {
             stream,
             buf: Vec::new(),
@@ -106,12 +135,11 @@ impl Inbound {
             return Err(io::ErrorKind::TimedOut.into());
         }
         // A zero timeout means "block forever" to the OS, hence the check above.
-        self.stream
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        let left = left.max(Duration::from_millis(1));
         let start = self.buf.len();
         self.buf.resize(start + max, 0);
         let result = loop {
-            match (&*self.stream).read(&mut self.buf[start..]) {
+            match self.stream.read_within(&mut self.buf[start..], left) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => break other,
             }

@@ -18,23 +18,19 @@ use std::net::TcpStream;
 
 use crate::metrics::Written;
 
-/// Reads come from bytes already taken off the socket; writes go to it.
-pub(super) struct Feed<'a> {
+/// Reads come from bytes already taken off the socket; writes go to it
+/// (or, for the fuzz target, to any `Write`).
+pub(super) struct Feed<'a, S: Write = &'a TcpStream> {
     input: &'a [u8],
     eof: bool,
-    stream: &'a TcpStream,
+    stream: S,
     written: &'a Written,
 }
 
 impl<'a> Feed<'a> {
     /// A feed that hands out `input` (and then end of stream if `eof`).
     pub fn new(input: &'a [u8], eof: bool, stream: &'a TcpStream, written: &'a Written) -> Self {
-        Feed {
-            input,
-            eof,
-            stream,
-            written,
-        }
+        Feed::to(input, eof, stream, written)
     }
 
     /// A feed with nothing to read, for writing.
@@ -43,7 +39,19 @@ impl<'a> Feed<'a> {
     }
 }
 
-impl Read for Feed<'_> {
+impl<'a, S: Write> Feed<'a, S> {
+    /// A feed that hands out `input` and writes to `stream`.
+    pub fn to(input: &'a [u8], eof: bool, stream: S, written: &'a Written) -> Self {
+        Feed {
+            input,
+            eof,
+            stream,
+            written,
+        }
+    }
+}
+
+impl<S: Write> Read for Feed<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.input.is_empty() {
             return if self.eof {
@@ -56,7 +64,7 @@ impl Read for Feed<'_> {
     }
 }
 
-impl Write for Feed<'_> {
+impl<S: Write> Write for Feed<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.stream.write(buf)?;
         self.written.add(n);

@@ -63,5 +63,7 @@ pub use deliver::{Offered, text_frame};
 pub use inner::CLOSE_WAIT;
 pub use options::Options;
 pub use reader::Incoming;
+#[doc(hidden)]
+pub use reader::{FramesRead, read_frames};
 pub use ticker::start_timer;
 pub use timer::Timer;

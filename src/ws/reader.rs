@@ -3,8 +3,8 @@
 //! protocol state through [`Feed`] and hands out every complete message.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
-use std::net::Shutdown;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
 
@@ -12,14 +12,15 @@ use crossbeam_channel::Sender;
 use log::{debug, info};
 use tungstenite::Message;
 use tungstenite::error::{CapacityError, Error as WsError, ProtocolError};
-use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role, WebSocketContext};
 
 use crate::error::is_timeout;
 
 use super::feed::Feed;
 use super::inner::{Inner, READ_CHUNK};
 use super::on_demand;
+use super::options::Options;
 
 /// The reading side: an iterator over the client's text and binary
 /// messages, reading the socket on the caller's thread. It ends when the
@@ -117,42 +118,7 @@ impl Incoming {
             return Ok(Break(()));
         };
         let mut feed = Feed::new(&self.buf[..len], eof, &inner.stream, &inner.written);
-        loop {
-            match context.read(&mut feed) {
-                Ok(message @ (Message::Text(_) | Message::Binary(_))) => {
-                    self.pending.push_back(message)
-                }
-                Ok(Message::Close(frame)) => {
-                    debug!("{} websocket close from client: {frame:?}", inner.peer);
-                }
-                // Ping (tungstenite queued the pong; the next read sends it), pong.
-                Ok(_) => {}
-                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // A pong tungstenite could not finish must not be left
-                    // half-written for the next frame to follow.
-                    return Ok(match context.flush(&mut feed) {
-                        Ok(()) => Continue(()),
-                        Err(_) => Break(()),
-                    });
-                }
-                Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Ok(Break(())),
-                Err(e) => {
-                    let Some(frame) = close_frame_for(&e) else {
-                        debug!("{} websocket gone: {e}", inner.peer);
-                        return Ok(Break(()));
-                    };
-                    info!(
-                        "{} websocket error: {e}; closing with {}",
-                        inner.peer,
-                        u16::from(frame.code)
-                    );
-                    // Written here, at once, so the close frame is on the
-                    // wire before anything can shut the socket down.
-                    let _ = context.close(&mut feed, Some(frame.clone()));
-                    return Err(frame);
-                }
-            }
-        }
+        take_messages(&mut context, &mut feed, &mut self.pending, inner.peer)
     }
 
     /// "Fail the WebSocket Connection" (RFC 6455, 7.1.7): our close frame is
@@ -202,6 +168,51 @@ impl Drop for Incoming {
     }
 }
 
+/// Hands what `feed` holds to the protocol state and queues every text or
+/// binary message it completes in `pending`. A protocol error is answered
+/// with its close frame at once, and returned.
+fn take_messages<S: Write>(
+    context: &mut WebSocketContext,
+    feed: &mut Feed<'_, S>,
+    pending: &mut VecDeque<Message>,
+    peer: SocketAddr,
+) -> Result<ControlFlow<()>, CloseFrame> {
+    loop {
+        match context.read(feed) {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => pending.push_back(message),
+            Ok(Message::Close(frame)) => {
+                debug!("{} websocket close from client: {frame:?}", peer);
+            }
+            // Ping (tungstenite queued the pong; the next read sends it), pong.
+            Ok(_) => {}
+            Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                // A pong tungstenite could not finish must not be left
+                // half-written for the next frame to follow.
+                return Ok(match context.flush(feed) {
+                    Ok(()) => Continue(()),
+                    Err(_) => Break(()),
+                });
+            }
+            Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return Ok(Break(())),
+            Err(e) => {
+                let Some(frame) = close_frame_for(&e) else {
+                    debug!("{} websocket gone: {e}", peer);
+                    return Ok(Break(()));
+                };
+                info!(
+                    "{} websocket error: {e}; closing with {}",
+                    peer,
+                    u16::from(frame.code)
+                );
+                // Written here, at once, so the close frame is on the
+                // wire before anything can shut the socket down.
+                let _ = context.close(feed, Some(frame.clone()));
+                return Err(frame);
+            }
+        }
+    }
+}
+
 /// The close code for a protocol failure, or `None` when the peer is gone.
 fn close_frame_for(e: &WsError) -> Option<CloseFrame> {
     let (code, reason) = match e {
@@ -219,4 +230,58 @@ fn close_frame_for(e: &WsError) -> Option<CloseFrame> {
         code,
         reason: reason.into(),
     })
+}
+
+/// What [`read_frames`] saw.
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct FramesRead {
+    /// The text and binary messages, in order.
+    pub messages: Vec<Message>,
+    /// The close frame the connection was failed with, after a protocol error.
+    pub failed: Option<CloseFrame>,
+    /// Whether reading ended: a close handshake, or the end of stream.
+    pub ended: bool,
+    /// What the protocol state wrote back: pongs, close frames.
+    pub written: Vec<u8>,
+}
+
+/// The reader's parsing run on bytes in memory, for the fuzz target
+/// (`fuzz/fuzz_targets/ws_read.rs`): a fresh server-side protocol state
+/// with `options`' limits gets `leftover` (bytes that came with the
+/// handshake), then each of `reads` as one socket read, an empty one being
+/// the end of stream. As in [`Incoming`], nothing is parsed after a close
+/// or a protocol error.
+#[doc(hidden)]
+pub fn read_frames(leftover: &[u8], reads: &[&[u8]], options: &Options) -> FramesRead {
+    let written = options.metrics.written_by_one();
+    let mut context = WebSocketContext::from_partially_read(
+        leftover.to_vec(),
+        Role::Server,
+        Some(options.protocol()),
+    );
+    let mut out = FramesRead::default();
+    let mut pending = VecDeque::new();
+    let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+    // Bytes from the handshake are parsed first, as `Incoming` does.
+    let handshake = (!leftover.is_empty()).then_some((&[][..], false));
+    let steps = handshake
+        .into_iter()
+        .chain(reads.iter().map(|r| (*r, r.is_empty())));
+    for (input, eof) in steps {
+        let mut feed = Feed::to(input, eof, &mut out.written, &written);
+        match take_messages(&mut context, &mut feed, &mut pending, peer) {
+            Ok(Continue(())) => {}
+            Ok(Break(())) => {
+                out.ended = true;
+                break;
+            }
+            Err(frame) => {
+                out.failed = Some(frame);
+                break;
+            }
+        }
+    }
+    out.messages = pending.into();
+    out
 }

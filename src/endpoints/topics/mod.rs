@@ -65,6 +65,15 @@ mod wire;
 mod ws;
 mod ws_sink;
 
+/// The grammars a subscribe URL is read with, for the fuzz targets
+/// (`fuzz/fuzz_targets/cursor.rs`).
+#[doc(hidden)]
+pub mod grammar {
+    pub use super::position::Positions;
+    pub use super::select::{MAX_TOPICS, Selection, topics};
+    pub use super::since::{Cursor, parse, requested};
+}
+
 use super::App;
 use super::cors::{self, PUBLISH_METHODS, SUBSCRIBE_METHODS};
 use crate::error::{Error, Result};
