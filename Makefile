@@ -101,14 +101,11 @@ faults: release faults-build
 # With a nightly toolchain installed, AddressSanitizer as well:
 #   make fuzz FUZZ_SANITIZER=address FUZZ_TOOLCHAIN=+nightly
 # `make fuzz-ci` is the short pass .ci/run makes: FUZZ_CI_TIME seconds per target.
-# Measured here on 2 cores, starting without cargo-fuzz and before auth_file was
-# added: the install took 32s and the build 1m45s at a load of about 2.5 (16 codegen
-# units; 2m05s with cargo-fuzz's default of 1, and the targets ran no faster), so
-# with the runs (5 x 15s) about 3m40s; a whole pass took 5m30s (4m52s of CPU) while
-# other builds kept the load between 3 and 7. auth_file adds 15s.
+# From scratch it installs cargo-fuzz (~30 s) and builds the targets (~1m45s here,
+# 16 codegen units: 2m05s with cargo-fuzz's default of 1, and no faster targets).
 FUZZ_TARGETS ?= head body ws_read cursor sse_round_trip auth_file
 FUZZ_TIME ?= 60
-FUZZ_CI_TIME ?= 15
+FUZZ_CI_TIME ?= 10
 FUZZ_SANITIZER ?= none
 FUZZ_TOOLCHAIN ?=
 FUZZ_FLAGS ?= --codegen-units 16
