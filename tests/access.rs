@@ -19,8 +19,8 @@ use std::net::SocketAddr;
 
 use support::{
     AUTH_FILE, Client, Head, READER, TestServer, WRITER, auth_file, connect, get, metric, metrics,
-    ndjson_message, open_stream, sse_message, start_server_with, ws_close_code, ws_close_payload,
-    ws_connect, ws_frame, ws_handshake, ws_text,
+    ndjson_message, open_stream, sse_message, start_server_with, ws_connect, ws_expect_close,
+    ws_frame, ws_handshake, ws_text,
 };
 use tinypush::config::Anonymous;
 
@@ -29,7 +29,6 @@ const AS_WRITER: &str = "Authorization: Bearer w-s3cret-1\r\n";
 const AS_READER: &str = "Authorization: Bearer r-s3cret-2\r\n";
 
 const TEXT: u8 = 0x1;
-const CLOSE: u8 = 0x8;
 
 /// A server with the two-token auth file and `anonymous` (`None`: the
 /// default, which is read once a file is given).
@@ -49,16 +48,11 @@ fn post(addr: SocketAddr, target: &str, headers: &str) -> (Head, String) {
     get(addr, raw.as_bytes())
 }
 
-/// Reads the server's close frame; returns its code and reason, after
-/// answering it and seeing the connection end.
+/// Reads the server's close frame, answers it, and sees the connection end.
 fn expect_close(c: &mut Client) -> (u16, String) {
-    let (fin, opcode, payload) = c.read_frame();
-    assert!(fin);
-    assert_eq!(opcode, CLOSE, "{:?}", String::from_utf8_lossy(&payload));
-    let code = ws_close_code(&payload);
-    c.send(&ws_frame(CLOSE, &ws_close_payload(code, ""), true, true));
+    let closed = ws_expect_close(c);
     c.expect_closed();
-    (code, String::from_utf8_lossy(&payload[2..]).into_owned())
+    closed
 }
 
 // ---- publishing ----

@@ -15,12 +15,11 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{
-    AUTH_FILE, ChildServer, Client, StreamReader, auth_file, connect, get, ws_close_code,
-    ws_close_payload, ws_connect, ws_frame, ws_text,
+    AUTH_FILE, ChildServer, StreamReader, auth_file, connect, get, ws_connect, ws_expect_close,
+    ws_frame, ws_text,
 };
 
 const TEXT: u8 = 0x1;
-const CLOSE: u8 = 0x8;
 
 /// The auth file with the writer alone (the reader removed).
 const WRITER_ONLY: &str = "[[token]]\nsecret = \"w-s3cret-1\"\npublish = [\"alerts-*\"]\n";
@@ -45,15 +44,6 @@ fn reload(server: &mut ChildServer, file: &std::path::Path, text: &str) {
     server.wait_log("SIGHUP: auth file re-read: 1 tokens");
 }
 
-/// Reads the server's close frame, answers it; returns code and reason.
-fn expect_close(c: &mut Client) -> (u16, String) {
-    let (_, opcode, payload) = c.read_frame();
-    assert_eq!(opcode, CLOSE, "{:?}", String::from_utf8_lossy(&payload));
-    let code = ws_close_code(&payload);
-    c.send(&ws_frame(CLOSE, &ws_close_payload(code, ""), true, true));
-    (code, String::from_utf8_lossy(&payload[2..]).into_owned())
-}
-
 /// The history of `topic`: the whole answer of an HTTP/1.0 poll.
 fn history(addr: SocketAddr, topic: &str) -> String {
     let mut c = connect(addr);
@@ -69,7 +59,7 @@ fn a_websocket_whose_token_was_revoked_stops_publishing_with_1008() {
     assert_eq!(ws_text(&mut ws), "one");
     reload(&mut server, &file, READER_ONLY);
     ws.send(&ws_frame(TEXT, b"two", true, true));
-    assert_eq!(expect_close(&mut ws), (1008, "token revoked".into()));
+    assert_eq!(ws_expect_close(&mut ws), (1008, "token revoked".into()));
     let published = history(server.addr, "alerts-a");
     assert!(published.contains("\"one\""), "{published}");
     assert!(!published.contains("\"two\""), "{published}");
@@ -83,7 +73,7 @@ fn a_websocket_subscription_whose_token_was_revoked_closes_before_the_next_messa
     let raw = "POST /topics/alerts-b HTTP/1.1\r\nHost: t\r\n\
                Authorization: Bearer w-s3cret-1\r\nContent-Length: 6\r\n\r\nsecret";
     assert_eq!(get(server.addr, raw.as_bytes()).0.status, 200);
-    assert_eq!(expect_close(&mut ws), (1008, "token revoked".into()));
+    assert_eq!(ws_expect_close(&mut ws), (1008, "token revoked".into()));
 }
 
 #[test]

@@ -16,13 +16,11 @@ use std::net::SocketAddr;
 
 use support::{
     ChildServer, Client, TestServer, connect, ndjson_message, open_stream, publish, sse_message,
-    start_server, start_server_with, ws_close_code, ws_close_payload, ws_connect, ws_frame,
-    ws_handshake, ws_text,
+    start_server, start_server_with, ws_connect, ws_expect_close, ws_frame, ws_handshake, ws_text,
 };
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
-const CLOSE: u8 = 0x8;
 
 // ---- publishing over WebSocket ----
 
@@ -39,21 +37,11 @@ fn ws_text_is_published_to_other_subscribers_and_back_to_the_sender() {
     assert_eq!(ws_text(&mut ws), "hi there");
 }
 
-/// Reads the server's close frame and returns its code and reason, then
-/// answers it and expects the connection to end.
+/// Reads the server's close frame, answers it, and sees the connection end.
 fn expect_close(c: &mut Client) -> (u16, String) {
-    let (fin, opcode, payload) = c.read_frame();
-    assert!(fin);
-    assert_eq!(
-        opcode,
-        CLOSE,
-        "payload {:?}",
-        String::from_utf8_lossy(&payload)
-    );
-    let code = ws_close_code(&payload);
-    c.send(&ws_frame(CLOSE, &ws_close_payload(code, ""), true, true));
+    let closed = ws_expect_close(c);
     c.expect_closed();
-    (code, String::from_utf8_lossy(&payload[2..]).into_owned())
+    closed
 }
 
 #[test]

@@ -26,14 +26,7 @@ fn access(tweak: impl FnOnce(&mut AccessConfig)) -> Access {
 }
 
 fn req(target: &str, auth: Option<&str>) -> Request {
-    Request {
-        method: "GET".into(),
-        target: target.into(),
-        minor_version: 1,
-        headers: auth
-            .map(|a| vec![("Authorization".to_string(), a.to_string())])
-            .unwrap_or_default(),
-    }
+    crate::http::request::test_get(target, auth.map(|a| ("Authorization", a)))
 }
 
 /// The status `access` answers, 200 for allowed.

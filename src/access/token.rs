@@ -80,14 +80,7 @@ mod tests {
     use super::*;
 
     fn req(target: &str, auth: Option<&str>) -> Request {
-        Request {
-            method: "GET".into(),
-            target: target.into(),
-            minor_version: 1,
-            headers: auth
-                .map(|a| vec![("Authorization".to_string(), a.to_string())])
-                .unwrap_or_default(),
-        }
+        crate::http::request::test_get(target, auth.map(|a| ("Authorization", a)))
     }
 
     fn token(target: &str, auth: Option<&str>) -> Option<String> {

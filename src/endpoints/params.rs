@@ -72,14 +72,7 @@ pub fn cursor_text(req: &Request, header: bool) -> Option<&str> {
 /// A GET of `target`, with `Last-Event-ID` when given: for unit tests.
 #[cfg(test)]
 pub fn get(target: &str, last_event_id: Option<&str>) -> Request {
-    Request {
-        method: "GET".into(),
-        target: target.into(),
-        minor_version: 1,
-        headers: last_event_id
-            .map(|v| vec![("Last-Event-ID".to_string(), v.to_string())])
-            .unwrap_or_default(),
-    }
+    crate::http::request::test_get(target, last_event_id.map(|v| ("Last-Event-ID", v)))
 }
 
 #[cfg(test)]

@@ -129,6 +129,19 @@ pub fn parse_head(buf: &[u8], config: &HttpConfig) -> Result<Option<(Request, us
     Ok(Some((request, len)))
 }
 
+/// A GET of `target` with one header line when given: for unit tests.
+#[cfg(test)]
+pub fn test_get(target: &str, header: Option<(&str, &str)>) -> Request {
+    Request {
+        method: "GET".into(),
+        target: target.into(),
+        minor_version: 1,
+        headers: header
+            .map(|(name, value)| vec![(name.to_string(), value.to_string())])
+            .unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

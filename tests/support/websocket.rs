@@ -152,3 +152,14 @@ pub fn ws_json_message(c: &mut Client) -> (u64, String) {
     let v: serde_json::Value = serde_json::from_str(&ws_text(c)).expect("a JSON frame");
     json_message(&v)
 }
+
+/// Reads the server's close frame and answers it, as a client must;
+/// returns its code and reason.
+pub fn ws_expect_close(c: &mut Client) -> (u16, String) {
+    let (fin, opcode, payload) = c.read_frame();
+    assert!(fin);
+    assert_eq!(opcode, 0x8, "{:?}", String::from_utf8_lossy(&payload));
+    let code = ws_close_code(&payload);
+    c.send(&ws_frame(0x8, &ws_close_payload(code, ""), true, true));
+    (code, String::from_utf8_lossy(&payload[2..]).into_owned())
+}

@@ -109,12 +109,7 @@ mod tests {
     }
 
     fn req(target: &str) -> Request {
-        Request {
-            method: "GET".into(),
-            target: target.into(),
-            minor_version: 1,
-            headers: Vec::new(),
-        }
+        crate::http::request::test_get(target, None)
     }
 
     #[test]
