@@ -28,11 +28,12 @@ use server::Spec;
 type Case = fn(&Ctx) -> Row;
 
 /// The cases, in the order they run.
-const CASES: [(&str, Case); 7] = [
+const CASES: [(&str, Case); 8] = [
     ("slowloris", cases::slowloris::run),
     ("header-bombs", cases::header_bombs::run),
     ("never-read", cases::never_read::run),
     ("fd-burst", cases::fd_burst::run),
+    ("per-ip", cases::per_ip::run),
     ("vanish", cases::vanish::run),
     ("kill-restart", cases::kill_restart::run),
     ("soak", cases::soak::run),

@@ -17,6 +17,7 @@ pub mod fd_burst;
 pub mod header_bombs;
 pub mod kill_restart;
 pub mod never_read;
+pub mod per_ip;
 pub mod slowloris;
 pub mod soak;
 pub mod vanish;
