@@ -74,9 +74,9 @@ bench-quick: release bench-build
 	$(BENCH) --quick $(BENCH_ARGS)
 
 # The fault suite, faults/ (a crate of its own, built in debug into faults/target):
-# slowloris, header bombs, never-readers, an open-files burst, clients that vanish,
-# SIGKILL and restart, and a mixed-load soak of SOAK (10m; .ci/run uses less), each
-# against its own release server. One markdown table on stdout, kept in
+# slowloris, header bombs, never-readers, an open-files burst, per-address limits,
+# clients that vanish, SIGKILL and restart, and a mixed-load soak of SOAK (10m;
+# .ci/run uses less), each against its own release server. One markdown table on stdout, kept in
 # target/faults.md; exits non-zero when a case fails.
 SOAK ?= 10m
 FAULTS = faults/target/debug/tinypush-faults

@@ -28,11 +28,12 @@ use server::Spec;
 type Case = fn(&Ctx) -> Row;
 
 /// The cases, in the order they run.
-const CASES: [(&str, Case); 7] = [
+const CASES: [(&str, Case); 8] = [
     ("slowloris", cases::slowloris::run),
     ("header-bombs", cases::header_bombs::run),
     ("never-read", cases::never_read::run),
     ("fd-burst", cases::fd_burst::run),
+    ("per-ip", cases::per_ip::run),
     ("vanish", cases::vanish::run),
     ("kill-restart", cases::kill_restart::run),
     ("soak", cases::soak::run),
@@ -72,12 +73,19 @@ fn main() -> ExitCode {
         rows.push(row);
     }
     println!("{}", report::table(&rows));
+    let (answers, p99, over) = probe::pooled();
+    let pooled_ok = p99 <= probe::BOUND;
+    println!(
+        "Fresh-connection /healthz over the run: {answers} answers, p99 {} ms (must be ≤ 100 ms), {over} over 100 ms{}.",
+        p99.as_millis(),
+        if pooled_ok { "" } else { ": **FAIL**" }
+    );
     println!(
         "Total {:.0} s; 1-minute load average {load_before} before, {} after (2 cores; other builds may share the machine).",
         started.elapsed().as_secs_f64(),
         procfs::load()
     );
-    if rows.iter().all(Row::passed) {
+    if pooled_ok && rows.iter().all(Row::passed) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

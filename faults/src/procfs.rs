@@ -4,6 +4,7 @@
 //! /proc/PID/task/     one entry per thread       → threads()
 //! /proc/PID/status    VmRSS:     5120 kB         → rss_kib()
 //! /proc/loadavg       3.95 2.15 1.52 …           → load()
+//! /proc/net/sockstat  TCP: inuse 9 … mem 151     → tcp_mem_kib() (pages of 4 KiB)
 //! ```
 //!
 //! "No thread left behind" is [`wait_threads`]: poll the count until it is
@@ -47,6 +48,35 @@ pub fn load() -> String {
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
+}
+
+/// Kernel memory held by every TCP socket of this network namespace
+/// (buffers queued to send or not yet read), KiB: the `mem` pages of the
+/// `TCP:` line of `/proc/net/sockstat`. Machine-wide: other programs'
+/// sockets count too.
+pub fn tcp_mem_kib() -> Option<u64> {
+    let text = fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == "mem")?;
+    let pages: u64 = words.next()?.parse().ok()?;
+    Some(pages * 4)
+}
+
+/// Samples [`tcp_mem_kib`] every 100 ms on a thread until `stop`; the
+/// highest seen.
+pub fn peak_tcp_mem(stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+    thread::Builder::new()
+        .name("sockstat".into())
+        .spawn(move || {
+            let mut peak = 0;
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(tcp_mem_kib().unwrap_or(0));
+                thread::sleep(Duration::from_millis(100));
+            }
+            peak.max(tcp_mem_kib().unwrap_or(0))
+        })
+        .expect("spawn the sockstat sampler")
 }
 
 /// One sample: resident KiB and thread count.

@@ -9,9 +9,9 @@
 //! drop(Server)                                  → SIGKILL, wait: no stray process
 //! ```
 //!
-//! The probe's lines of the access log (`127.0.0.254:… "GET /healthz" 200 82 3ms`)
-//! give the server's own time for each probe, to tell a slow server from a
-//! slow client.
+//! The probes' lines of the access log (`127.0.0.254:… "GET /healthz" 200 82 3ms`,
+//! and 127.0.0.253 for the keep-alive probe) give the server's own time for
+//! each probe, to tell a slow server from a slow client.
 //!
 //! `prlimit` (or `sh`) execs the server, so the child's PID is the server's and its
 //! `/proc` entries are the ones read. Warnings and errors are kept, so a case
@@ -119,7 +119,7 @@ impl Server {
     }
 
     /// The longest time the server's access log gave a probe's `/healthz`
-    /// (from 127.0.0.254), in ms, kept up to date by the log reader.
+    /// (from 127.0.0.253 or .254), in ms, kept up to date by the log reader.
     pub fn probe_ms(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.probe_ms)
     }
@@ -217,7 +217,8 @@ fn read_lines(
 /// The time of a probe's access-log line:
 /// `… [INFO] 127.0.0.254:39554 "GET /healthz" 200 82 3ms` → 3.
 fn probe_time(line: &str) -> Option<u64> {
-    if !line.contains("127.0.0.254:") || !line.contains("\"GET /healthz\"") {
+    let probe = line.contains("127.0.0.254:") || line.contains("127.0.0.253:");
+    if !probe || !line.contains("\"GET /healthz\"") {
         return None;
     }
     line.rsplit(' ').next()?.strip_suffix("ms")?.parse().ok()

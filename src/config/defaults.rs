@@ -50,6 +50,9 @@ pub const MAX_TOPICS: usize = 10_000;
 pub const MAX_SUBSCRIBERS: usize = 10_000;
 /// Messages queued per subscriber before it counts as too slow and is dropped.
 pub const SUBSCRIBER_QUEUE: usize = 256;
+/// Kernel send buffer asked for each subscriber's socket (the kernel
+/// doubles it): what a client that stops reading can hold in kernel memory.
+pub const SUBSCRIBER_SEND_BUFFER: usize = 256 * 1024;
 /// A topic with no subscribers and no publish for this long is forgotten.
 pub const TOPIC_IDLE: Duration = Duration::from_secs(600);
 /// Most connections open at once from one client address.

@@ -160,6 +160,12 @@ pub struct TopicConfig {
     /// dropped (and may resume from the history).
     #[arg(long, default_value_t = SUBSCRIBER_QUEUE, value_parser = nonzero_count, value_name = "N")]
     pub subscriber_queue: usize,
+    /// Kernel send buffer of each subscriber's socket (SO_SNDBUF, which the
+    /// kernel doubles): bounds what a client that stops reading holds in
+    /// kernel memory; 0 leaves it to the kernel's autotuning (up to
+    /// net.ipv4.tcp_wmem's maximum, often 4 MiB).
+    #[arg(long, default_value = size(SUBSCRIBER_SEND_BUFFER), value_parser = any_size, value_name = "SIZE")]
+    pub subscriber_send_buffer: usize,
     /// Forget a topic with no subscribers and no publish for this long.
     #[arg(long = "topic-idle", default_value = time(TOPIC_IDLE), value_parser = any_duration, value_name = "DURATION")]
     pub idle: Duration,

@@ -12,9 +12,9 @@
 //! Must hold: each connection is served (200), refused with 503, or held
 //! open unanswered (backlog) — no reset and no other status; the process
 //! lives; once the burst is closed, /healthz answers 200 and a message
-//! published reaches a new subscriber. While the burst is held, the probe
-//! may get 503 (its connection competes for the same places); each answer
-//! still within 100 ms.
+//! published reaches a new subscriber. While the burst is held, a probe
+//! may get 503 (a new connection competes for the same places); each answer
+//! still within the probes' bounds.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -36,7 +36,7 @@ const RSS_BOUND_MIB: u64 = 64;
 
 const MUST_HOLD: &str = "server under nofile 512:512, 2,000 connections at once: each 200, 503 or held \
     in the backlog (no reset); process lives; after the burst /healthz 200 and publish → subscriber works; \
-    /healthz ≤ 100 ms (503 allowed during the burst); threads back to baseline";
+    a 503 to a probe allowed during the burst; threads back to baseline";
 
 /// How one connection of the burst fared.
 #[derive(Default, Debug)]

@@ -4,7 +4,9 @@
 //! ```text
 //! Server::start(spec) ─► Watch::start   baseline threads, probe, sampler
 //!                        … the case's own load …
-//!                        Watch::finish  probe: every /healthz within 100 ms
+//!                        Watch::finish  probes: keep-alive /healthz each ≤ 100 ms,
+//!                                       fresh-connection max ≤ 250 ms, p99 ≤ 100 ms
+//!                                       (see probe/: from 100 answers, and over the run)
 //!                                       threads back to the baseline (bounded wait)
 //!                                       RSS (every 100 ms) under the case's bound
 //!                                       peak RSS and threads, reported
@@ -15,6 +17,7 @@ pub mod fd_burst;
 pub mod header_bombs;
 pub mod kill_restart;
 pub mod never_read;
+pub mod per_ip;
 pub mod slowloris;
 pub mod soak;
 pub mod vanish;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::probe::Probe;
+use crate::probe::{self, Probe};
 use crate::procfs::{self, Sampler};
 use crate::report::Row;
 use crate::server::{Server, Spec};
@@ -112,7 +115,7 @@ impl Watch {
         self.baseline
     }
 
-    /// The probe, to allow 503s while a case holds the server at its cap.
+    /// The probes, to allow 503s while a case holds the server at its cap.
     pub fn probe(&self) -> &Probe {
         &self.probe
     }
@@ -124,6 +127,7 @@ impl Watch {
         health.server_ms = self.probe_ms.load(Ordering::Relaxed);
         let _ = self.sampler.finish();
         out.figure(format!("before the kill: {}", health.figures()));
+        out.rules.push(probe::RULE.into());
         out.require(
             health.ok(),
             format!("/healthz before the kill: {}", health.figures()),
@@ -147,6 +151,7 @@ impl Watch {
             peak_rss / 1024
         ));
         out.require(health.ok(), format!("/healthz: {}", health.figures()));
+        out.rules.push(probe::RULE.into());
         out.rules.push(format!(
             "peak RSS < {} MiB (every 100 ms)",
             self.rss_bound_mib

@@ -48,7 +48,8 @@
 //! selects) and `since.rs` (the cursor grammar); `stream.rs` (SSE and
 //! NDJSON), `replay.rs` (what goes before live), `poll.rs`, and
 //! `outbox/` (how live messages reach the socket without waking the
-//! thread); `ws.rs` and `ws_sink.rs`; `wire.rs` (the bytes of each format),
+//! thread); `ws.rs` and `ws_sink.rs`; `send_buffer.rs` (a subscriber's
+//! kernel send buffer, capped); `wire.rs` (the bytes of each format),
 //! `framer.rs` (a subscriber's bytes of a message) and `position.rs` (the
 //! composite cursor).
 
@@ -59,11 +60,20 @@ mod position;
 mod publish;
 mod replay;
 mod select;
+mod send_buffer;
 mod since;
 mod stream;
 mod wire;
 mod ws;
 mod ws_sink;
+
+use log::debug;
+
+use super::App;
+use super::cors::{self, PUBLISH_METHODS, SUBSCRIBE_METHODS};
+use crate::error::{Error, Result};
+use crate::http::exchange::{Exchange, Outcome};
+use wire::Framing;
 
 /// The grammars a subscribe URL is read with, for the fuzz targets
 /// (`fuzz/fuzz_targets/cursor.rs`).
@@ -74,21 +84,23 @@ pub mod grammar {
     pub use super::since::{Cursor, parse, requested};
 }
 
-use super::App;
-use super::cors::{self, PUBLISH_METHODS, SUBSCRIBE_METHODS};
-use crate::error::{Error, Result};
-use crate::http::exchange::{Exchange, Outcome};
-use wire::Framing;
-
 /// Routes `/topics/` + `rest`, every answer with the CORS headers
 /// `connection::respond` put on the exchange (`cors.rs`).
 pub fn route(x: &mut Exchange, app: &App, rest: &str) -> Result<Outcome> {
-    let methods = match rest.contains('/') {
+    let subscribing = rest.contains('/');
+    let methods = match subscribing {
         false => PUBLISH_METHODS,
         true => SUBSCRIBE_METHODS,
     };
     if let Some(preflight) = cors::preflight(x, methods)? {
         return Ok(preflight);
+    }
+    if subscribing {
+        // A subscriber that stops reading holds this much kernel memory at most.
+        let bytes = x.shared.config.topics.subscriber_send_buffer;
+        if let Err(e) = send_buffer::cap(x.stream, bytes) {
+            debug!("{} send buffer not capped: {e}", x.peer);
+        }
     }
     match rest.split_once('/') {
         None => publish::publish(x, app, rest),
