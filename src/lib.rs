@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! main ── signal thread: SIGINT/SIGTERM → ShutdownHandle::shutdown,
-//!                       SIGHUP → Access::reload (the auth file)
+//!                       SIGHUP → auth-reload thread → Access::reload
 //!  └─ accept thread (Server::run)
 //!       ├─ conn-{peer}   one per connection: read request → route → respond
 //!       │    ├─ a stream: select! { woken, tick, deadline, closed, shutdown }
