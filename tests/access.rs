@@ -18,9 +18,9 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{
-    AUTH_FILE, Client, Head, READER, TestServer, WRITER, auth_file, connect, get, metric, metrics,
-    ndjson_message, open_stream, sse_message, start_server_with, ws_connect, ws_expect_close,
-    ws_frame, ws_handshake, ws_text,
+    AUTH_FILE, Head, READER, TestServer, WRITER, auth_file, connect, get, metric, metrics,
+    ndjson_message, open_stream, sse_message, start_server_with, ws_connect,
+    ws_expect_close_and_end, ws_frame, ws_handshake, ws_text,
 };
 use tinypush::config::Anonymous;
 
@@ -46,13 +46,6 @@ fn post(addr: SocketAddr, target: &str, headers: &str) -> (Head, String) {
     let raw =
         format!("POST {target} HTTP/1.1\r\nHost: t\r\n{headers}Content-Length: 5\r\n\r\nhello");
     get(addr, raw.as_bytes())
-}
-
-/// Reads the server's close frame, answers it, and sees the connection end.
-fn expect_close(c: &mut Client) -> (u16, String) {
-    let closed = ws_expect_close(c);
-    c.expect_closed();
-    closed
 }
 
 // ---- publishing ----
@@ -246,7 +239,7 @@ fn ws_text_to_a_topic_outside_the_publish_scope_closes_1008() {
     let mut ws = ws_connect(server.addr, "/topics/alerts-a/ws?token=r-s3cret-2");
     ws.send(&ws_frame(TEXT, b"sneaky", true, true));
     assert_eq!(
-        expect_close(&mut ws),
+        ws_expect_close_and_end(&mut ws),
         (1008, "this token may not publish to alerts-a".into())
     );
     // Nothing was published: the writer's message is the first.

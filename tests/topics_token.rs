@@ -15,8 +15,9 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{
-    ChildServer, Client, TestServer, connect, ndjson_message, open_stream, publish, sse_message,
-    start_server, start_server_with, ws_connect, ws_expect_close, ws_frame, ws_handshake, ws_text,
+    ChildServer, TestServer, connect, ndjson_message, open_stream, publish, sse_message,
+    start_server, start_server_with, ws_connect, ws_expect_close_and_end, ws_frame, ws_handshake,
+    ws_text,
 };
 
 const TEXT: u8 = 0x1;
@@ -37,20 +38,13 @@ fn ws_text_is_published_to_other_subscribers_and_back_to_the_sender() {
     assert_eq!(ws_text(&mut ws), "hi there");
 }
 
-/// Reads the server's close frame, answers it, and sees the connection end.
-fn expect_close(c: &mut Client) -> (u16, String) {
-    let closed = ws_expect_close(c);
-    c.expect_closed();
-    closed
-}
-
 #[test]
 fn ws_binary_frame_gets_close_1003() {
     let server = start_server();
     let mut ws = ws_connect(server.addr, "/topics/chat/ws");
     ws.send(&ws_frame(BINARY, b"\x00\x01\x02", true, true));
     assert_eq!(
-        expect_close(&mut ws),
+        ws_expect_close_and_end(&mut ws),
         (1003, "binary frames are not accepted".into())
     );
     // Nothing was published.
@@ -69,7 +63,7 @@ fn text_after_a_rejected_binary_frame_is_not_published() {
     frames.extend(ws_frame(TEXT, b"after-binary", true, true));
     ws.send(&frames);
     assert_eq!(
-        expect_close(&mut ws),
+        ws_expect_close_and_end(&mut ws),
         (1003, "binary frames are not accepted".into())
     );
     let (status, receipt) = publish(server.addr, "chat", "next");
@@ -153,7 +147,7 @@ fn with_token_ws_without_it_that_sends_text_gets_close_1008() {
     let mut ws = ws_connect(server.addr, "/topics/news/ws");
     ws.send(&ws_frame(TEXT, b"sneaky", true, true));
     assert_eq!(
-        expect_close(&mut ws),
+        ws_expect_close_and_end(&mut ws),
         (1008, "publishing needs the token".into())
     );
     let mut r = open_stream(

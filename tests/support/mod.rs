@@ -57,8 +57,8 @@ pub use streams::{
 pub use topics::{metric, metric_in, metrics, publish, publish_ok, publish_on};
 #[allow(unused_imports)]
 pub use websocket::{
-    WS_MASK, WS_SAMPLE_KEY, ws_close_code, ws_close_payload, ws_connect, ws_expect_close, ws_frame,
-    ws_handshake, ws_json_message, ws_text,
+    WS_MASK, WS_SAMPLE_KEY, ws_close_code, ws_close_payload, ws_connect, ws_expect_close,
+    ws_expect_close_and_end, ws_frame, ws_handshake, ws_json_message, ws_text,
 };
 
 /// How long any single read in a test may block before the test fails.

@@ -163,3 +163,10 @@ pub fn ws_expect_close(c: &mut Client) -> (u16, String) {
     c.send(&ws_frame(0x8, &ws_close_payload(code, ""), true, true));
     (code, String::from_utf8_lossy(&payload[2..]).into_owned())
 }
+
+/// [`ws_expect_close`], then sees the connection end.
+pub fn ws_expect_close_and_end(c: &mut Client) -> (u16, String) {
+    let closed = ws_expect_close(c);
+    c.expect_closed();
+    closed
+}
