@@ -23,8 +23,6 @@
 
 mod pieces;
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use tinypush::Error;
 use tinypush::config::HttpConfig;
@@ -32,16 +30,13 @@ use tinypush::http::body::{Framing, framing, read_body};
 use tinypush::http::inbound::{Inbound, Wait};
 use tinypush::http::request::{Request, parse_head};
 
-use pieces::{Cuts, Pieces};
+use pieces::Pieces;
 
 /// The reader's longest chunk line, CRLF included (`body.rs`'s `MAX_LINE`).
 const MAX_LINE: usize = 1024;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((cuts, rest)) = Cuts::take(data) else {
-        return;
-    };
-    let Some((&limits, wire)) = rest.split_first() else {
+    let Some((cuts, limits, wire)) = pieces::http_input(data) else {
         return;
     };
     let config = config(limits);
@@ -86,11 +81,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn config(limits: u8) -> HttpConfig {
-    // The defaults come from parsing an empty command line: once, not per input.
-    static DEFAULTS: OnceLock<HttpConfig> = OnceLock::new();
-    let mut config = DEFAULTS
-        .get_or_init(|| tinypush::Config::default().http)
-        .clone();
+    let mut config = pieces::http_defaults();
     if limits & 0x80 == 0 {
         config.max_body_bytes = usize::from(limits);
     }

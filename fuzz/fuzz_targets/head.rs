@@ -17,21 +17,16 @@
 
 mod pieces;
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 use tinypush::Error;
 use tinypush::config::HttpConfig;
 use tinypush::http::inbound::{Inbound, Wait};
 use tinypush::http::request::{Request, parse_head};
 
-use pieces::{Cuts, Pieces};
+use pieces::Pieces;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((cuts, rest)) = Cuts::take(data) else {
-        return;
-    };
-    let Some((&limits, wire)) = rest.split_first() else {
+    let Some((cuts, limits, wire)) = pieces::http_input(data) else {
         return;
     };
     let config = config(limits);
@@ -77,11 +72,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn config(limits: u8) -> HttpConfig {
-    // The defaults come from parsing an empty command line: once, not per input.
-    static DEFAULTS: OnceLock<HttpConfig> = OnceLock::new();
-    let mut config = DEFAULTS
-        .get_or_init(|| tinypush::Config::default().http)
-        .clone();
+    let mut config = pieces::http_defaults();
     if limits & 0x80 != 0 {
         config.max_head_bytes = 32 * (usize::from((limits >> 3) & 0x0f) + 1);
         config.max_headers = usize::from(limits & 0x07) + 1;

@@ -17,9 +17,28 @@
 use std::cell::Cell;
 use std::io;
 use std::rc::Rc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use tinypush::config::HttpConfig;
 use tinypush::http::inbound::Source;
+
+/// An HTTP target's input: the cuts, then one byte choosing the limits,
+/// then the wire bytes; `None` when too short.
+pub fn http_input(data: &[u8]) -> Option<(Cuts, u8, &[u8])> {
+    let (cuts, rest) = Cuts::take(data)?;
+    let (&limits, wire) = rest.split_first()?;
+    Some((cuts, limits, wire))
+}
+
+/// The server's HTTP settings as `tinypush serve` has them with no flags:
+/// parsed once, not per input.
+pub fn http_defaults() -> HttpConfig {
+    static DEFAULTS: OnceLock<HttpConfig> = OnceLock::new();
+    DEFAULTS
+        .get_or_init(|| tinypush::Config::default().http)
+        .clone()
+}
 
 /// How an input is cut into pieces.
 #[derive(Debug, Clone)]
