@@ -68,11 +68,7 @@ pub fn parse(text: &str) -> Result<Policy, String> {
         if token.secret.is_empty() {
             return Err(format!("{place}: an empty secret"));
         }
-        if token
-            .secret
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
+        if !crate::config::carriable(&token.secret) {
             return Err(format!(
                 "{place}: the secret has whitespace or a control character, which no Authorization header can carry"
             ));

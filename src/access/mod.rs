@@ -77,14 +77,15 @@ pub struct Access {
 }
 
 impl Access {
-    /// Reads the auth file (if any) and adds the publish token (if any).
+    /// Reads the auth file (if any) and adds the publish token (if any);
+    /// returns the access and the number of tokens the file holds.
     ///
     /// # Errors
     /// One line naming the file and what is wrong with it.
     pub fn load(
         config: &AccessConfig,
         metrics: Arc<Metrics>,
-    ) -> std::result::Result<Access, String> {
+    ) -> std::result::Result<(Access, usize), String> {
         let access = Access {
             policy: RwLock::new(Arc::default()),
             generation: AtomicU64::new(0),
@@ -97,12 +98,12 @@ impl Access {
             Some(path) => read(path)?,
             None => Policy::default(),
         };
-        let (policy, _) = access.build(policy);
+        let (policy, in_file) = access.build(policy);
         *access
             .policy
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
-        Ok(access)
+        Ok((access, in_file))
     }
 
     /// Reads the auth file again; on success the new tokens govern every
@@ -198,12 +199,11 @@ impl Access {
         decided
     }
 
-    /// [`Access::check`] without counting: for a permission decided ahead of
-    /// its use (publishing through a WebSocket).
+    /// [`Access::check`] without counting.
     ///
     /// # Errors
     /// As [`Access::check`].
-    pub fn decide<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Result<()> {
+    fn decide<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Result<()> {
         self.decide_for(token::presented(req).as_deref(), action, topics)
     }
 

@@ -22,7 +22,9 @@ fn auth_file(name: &str, text: &str) -> PathBuf {
 fn access(tweak: impl FnOnce(&mut AccessConfig)) -> Access {
     let mut config = crate::Config::default().access;
     tweak(&mut config);
-    Access::load(&config, Arc::new(Metrics::default())).unwrap()
+    Access::load(&config, Arc::new(Metrics::default()))
+        .unwrap()
+        .0
 }
 
 fn req(target: &str, auth: Option<&str>) -> Request {

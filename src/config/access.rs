@@ -92,7 +92,7 @@ impl AccessConfig {
             if token.is_empty() {
                 return Err("--publish-token is empty".into());
             }
-            if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if !carriable(token) {
                 return Err(
                     "--publish-token has a space or control character: no header could carry it"
                         .into(),
@@ -114,11 +114,19 @@ impl AccessConfig {
         }
         self.cors_origins.iter().try_for_each(|o| origin(o))
     }
+}
 
-    /// Whether a connection from `ip` comes through a trusted proxy.
-    pub fn trusts(&self, ip: IpAddr) -> bool {
-        self.trust_proxy.iter().any(|net| net.contains(&ip))
-    }
+/// Whether a secret can travel in an `Authorization` header: no
+/// whitespace, no control character.
+pub fn carriable(secret: &str) -> bool {
+    !secret.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Whether `ip` is inside one of the `--trust-proxy` networks; an IPv4
+/// peer of a dual-stack listener (`::ffff:10.0.0.2`) as its IPv4 address.
+pub fn trusted(proxies: &[ipnet::IpNet], ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    proxies.iter().any(|net| net.contains(&ip))
 }
 
 /// `10.0.0.0/8`, `::1/128`, or one address (`10.0.0.5`) for just itself.
@@ -230,9 +238,11 @@ mod tests {
             trust_proxy: vec![cidr("10.0.0.0/8").unwrap(), cidr("::1").unwrap()],
             ..crate::Config::default().access
         };
-        assert!(c.trusts("10.1.2.3".parse().unwrap()));
-        assert!(c.trusts("::1".parse().unwrap()));
-        assert!(!c.trusts("11.0.0.1".parse().unwrap()));
+        let trusts = |ip: &str| trusted(&c.trust_proxy, ip.parse().unwrap());
+        assert!(trusts("10.1.2.3"));
+        assert!(trusts("::1"));
+        assert!(!trusts("11.0.0.1"));
+        assert!(trusts("::ffff:10.0.0.2"));
         assert!(cidr("10.0.0.0/33").unwrap_err().contains("CIDR"));
     }
 }

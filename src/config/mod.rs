@@ -24,8 +24,9 @@ mod access;
 mod defaults;
 mod values;
 
-pub use access::{AccessConfig, Anonymous};
+pub use access::{AccessConfig, Anonymous, carriable, trusted};
 pub use defaults::*;
+pub use values::is_port;
 use values::{any_duration, any_size, nonzero_count, nonzero_duration, nonzero_size, size, time};
 
 /// Everything a running server needs to know.

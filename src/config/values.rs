@@ -107,7 +107,8 @@ fn is_authority(text: &str) -> bool {
     host_ok && port.is_none_or(is_port)
 }
 
-fn is_port(text: &str) -> bool {
+/// Digits only, and a number a port can be (`8080`; not `+80`, not `70000`).
+pub fn is_port(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok()
 }
 

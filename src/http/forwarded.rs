@@ -31,6 +31,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::request::Request;
+use crate::config::is_port;
 
 /// The client of `req`: `peer` itself, or, when `trusts(peer)`, the
 /// rightmost address of `X-Forwarded-For` that `trusts` does not cover.
@@ -91,10 +92,6 @@ fn address(hop: &str) -> Option<IpAddr> {
 fn without_zone(text: &str) -> Option<IpAddr> {
     let addr = text.split_once('%').map_or(text, |(addr, _zone)| addr);
     addr.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
-}
-
-fn is_port(text: &str) -> bool {
-    text.parse::<u16>().is_ok() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// How the access log names who asked, from the TCP peer and the client

@@ -162,8 +162,7 @@ impl Limits {
 
     /// Whether `peer` is inside a `--trust-proxy` network.
     pub fn is_proxy(&self, peer: IpAddr) -> bool {
-        let peer = peer.to_canonical();
-        self.proxies.iter().any(|net| net.contains(&peer))
+        crate::config::trusted(&self.proxies, peer)
     }
 
     fn enter(&self, ip: IpAddr) -> Result<Place> {

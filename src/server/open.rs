@@ -45,9 +45,8 @@ pub fn history(
 /// # Errors
 /// `Startup` with one line when the auth file cannot be read or is wrong.
 pub fn access(config: &AccessConfig, metrics: &Arc<Metrics>) -> Result<Arc<Access>> {
-    let access = Access::load(config, Arc::clone(metrics)).map_err(Error::Startup)?;
+    let (access, tokens) = Access::load(config, Arc::clone(metrics)).map_err(Error::Startup)?;
     if let Some(file) = access.file() {
-        let tokens = access.policy().len() - usize::from(config.publish_token.is_some());
         info!("auth file {}: {tokens} tokens", file.display());
         // `--auth-file <(…)`: fine once, but SIGHUP will refuse it.
         if std::fs::metadata(file).is_ok_and(|m| !m.is_file()) {
