@@ -5,7 +5,7 @@
 //! ```text
 //! EVALSHA <publish.lua> 3 tinypush:{news}:id tinypush:{news}:stream tinypush:{news}:meta hi …
 //!   → [42, 1763755200000]
-//! XREVRANGE tinypush:{news}:stream + - COUNT 1000   (a topic's history, newest first)
+//! XREVRANGE tinypush:{news}:stream + - COUNT <history>   (a topic's history, newest first)
 //! XRANGE tinypush:{news}:stream 43-0 44-0           (a hole)
 //! ```
 

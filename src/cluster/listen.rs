@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! SUBSCRIBE tinypush:messages
-//! ← message tinypush:messages "A\nnews\n42\n1763755200000\nhi"   → inbox.receive(news 42)
+//! ← message tinypush:messages "7\nnews\n42\n1763755200000\nhi"   → inbox.receive(news 42)
 //! ← (the connection breaks)                                      redis: lost; reconnecting
 //!   wait 100 ms, 200, 400 … at most 2 s, each ± a random half     (jitter: nodes don't all
 //!   SUBSCRIBE again                                                 come back at once)

@@ -6,7 +6,7 @@
 //!   EVALSHA publish.lua   INCR tinypush:{news}:id          → 42
 //!                         XADD tinypush:{news}:stream 42-0 t 1763755200000 d hi
 //!                         trim the stream to the history's bounds
-//!                         PUBLISH tinypush:messages "A\nnews\n42\n1763755200000\nhi"
+//!                         PUBLISH tinypush:messages "7\nnews\n42\n1763755200000\nhi"
 //!   → 200 {"id":42,...}
 //! nodes A, B, C: one SUBSCRIBE tinypush:messages each (listen.rs)
 //!   → the hub keeps 42 in "news" and fans it out to local subscribers
@@ -21,7 +21,7 @@
 //! 503; subscribers stay; the listener reconnects and fills what it missed.
 //!
 //! Files: `publish.lua` (the script), `client.rs` (calls to Redis),
-//! `listen.rs` (the channel, reconnecting).
+//! `listen.rs` (the channel, reconnecting), `url.rs` (a URL for the log).
 //!
 //! Keys carry the topic in braces (`tinypush:{news}:id`), so that all three
 //! land on one slot of a Redis Cluster. Left out: one channel per topic

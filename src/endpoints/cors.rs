@@ -36,7 +36,7 @@
 //! ([`add_headers`], from `connection::respond` before the per-request
 //! limit), on every answer, whichever handler writes it. The allowed
 //! origin is echoed (`*` when `*` is configured). `Vary: Origin` goes on
-//! every topics answer when a list is configured, since the answer depends
+//! every topics answer when a list without `*` is configured, since the answer depends
 //! on the `Origin`: a cache must not hand one origin's answer to another.
 //!
 //! An origin not listed gets no CORS headers, and its preflight a 403 with

@@ -34,7 +34,9 @@
 //! unsent), `commit.rs` (durable publishing, one sync for many),
 //! `fanout.rs` (the threads that hand messages over),
 //! `registry.rs` (the map of topics, forgetting idle ones),
-//! `subscription.rs`. The hub knows nothing of HTTP or WebSocket: the
+//! `lookup.rs` (finding a topic, or making it with its history read from
+//! disk or Redis), `remote.rs` (publishing through Redis with `--redis`,
+//! and keeping what other nodes publish in id order), `subscription.rs`. The hub knows nothing of HTTP or WebSocket: the
 //! endpoints turn its messages into wire bytes.
 
 mod commit;
