@@ -70,6 +70,11 @@ pub fn run(ctx: &Ctx) -> Row {
             "round {round}: {} acked in {secs:.1} s, SIGKILL",
             got.len()
         ));
+        // Fewer would leave the loss check below with little or nothing to check.
+        out.require(
+            got.len() >= KILL_AFTER,
+            format!("round {round}: only {} acked before the kill", got.len()),
+        );
         drop(server);
         server = match Server::start(&spec) {
             Ok(s) => s,

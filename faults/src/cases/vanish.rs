@@ -61,12 +61,19 @@ pub fn run(ctx: &Ctx) -> Row {
     }
     // All 600 are held mid-frame or mid-body by a server thread each; then
     // they all vanish at once.
+    // The baseline was read before the kept-connection probe and the
+    // subscriber connected: each holds a server thread too.
     let pid = server.pid();
-    let all_in = watch.baseline() + 1 + 2 * EACH;
-    let held = crate::procfs::threads(pid).unwrap_or(0);
+    let base = watch.baseline() + 2;
+    let all_in = base + 2 * EACH;
+    let held = wait_for_threads(pid, all_in, Duration::from_secs(5));
     out.figure(format!(
         "{EACH} WS + {EACH} chunked held ({held} server threads, {all_in} expected), then cut"
     ));
+    out.require(
+        held >= all_in,
+        format!("only {held} server threads before the cut, {all_in} expected"),
+    );
     cut.into_iter().for_each(|(s, rst)| hang_up(s, rst));
     out.require(
         errors.is_empty(),
@@ -78,15 +85,31 @@ pub fn run(ctx: &Ctx) -> Row {
     );
     // Every cut connection has ended once the threads are back: only then
     // can nothing more be published from them.
-    let base = watch.baseline() + 1; // + the subscriber's connection
     let (left, took) = crate::procfs::wait_threads(pid, base, Duration::from_secs(15));
     out.figure(format!(
         "cut connections' threads gone in {} ms ({left} threads)",
         took.as_millis()
     ));
+    out.require(
+        left <= base,
+        format!("{left} server threads 15 s after the cut, {base} expected"),
+    );
     check_nothing_published(addr, feed, &mut out);
     watch.finish(&mut out, Duration::from_secs(15));
     out.row("vanish", MUST_HOLD, started)
+}
+
+/// Polls every 20 ms, at most `limit`, until `pid` has at least `want`
+/// threads (a connection's thread starts unannounced); the count last seen.
+fn wait_for_threads(pid: u32, want: usize, limit: Duration) -> usize {
+    let start = std::time::Instant::now();
+    loop {
+        let now = crate::procfs::threads(pid).unwrap_or(0);
+        if now >= want || start.elapsed() >= limit {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Publishes a marker: the subscriber's first message must be it, and the
