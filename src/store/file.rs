@@ -95,7 +95,15 @@ fn replace(file: &Path, floor: u64) -> io::Result<PathBuf> {
     let db = open_db(&fresh).map_err(io::Error::other)?;
     write_floor(&db, floor)?;
     drop(db);
-    let aside = named(&format!(".damaged-{}", floor / 1_000_000));
+    // A second damage in the same second must not overwrite the first's copy.
+    let secs = floor / 1_000_000;
+    let aside = (1..1000)
+        .map(|n| match n {
+            1 => named(&format!(".damaged-{secs}")),
+            n => named(&format!(".damaged-{secs}-{n}")),
+        })
+        .find(|p| !p.exists())
+        .ok_or_else(|| io::Error::other("no free name to set the damaged file aside"))?;
     if std::fs::hard_link(file, &aside).is_err() {
         std::fs::copy(file, &aside)?;
     }
@@ -124,5 +132,26 @@ fn read_floor(db: &Database) -> io::Result<u64> {
             .map_or(0, |v| v.value())),
         Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
         Err(e) => Err(io::Error::other(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::TempDir;
+
+    #[test]
+    fn a_second_damage_in_the_same_second_keeps_the_first_copy() {
+        let dir = TempDir::new();
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let file = dir.0.join("history.redb");
+        let floor = 1_796_013_697_086_124;
+        let first = dir.0.join("history.redb.damaged-1796013697");
+        std::fs::write(&first, b"the first damaged file").unwrap();
+        std::fs::write(&file, b"the second").unwrap();
+        let aside = replace(&file, floor).unwrap();
+        assert_eq!(aside, dir.0.join("history.redb.damaged-1796013697-2"));
+        assert_eq!(std::fs::read(&first).unwrap(), b"the first damaged file");
+        assert_eq!(std::fs::read(&aside).unwrap(), b"the second");
     }
 }
