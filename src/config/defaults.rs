@@ -26,7 +26,11 @@ pub const STREAM_KEEPALIVE: Duration = Duration::from_secs(25);
 /// How long shutdown waits for open streams to end before the process exits.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pending connections the kernel may queue for us (std's `bind` uses 128).
-pub const LISTEN_BACKLOG: i32 = 1024;
+/// Linux lowers it to `net.core.somaxconn` (4096 since 5.4). A reconnect
+/// storm of thousands outruns the accept thread, which shares 2 cores with
+/// the threads it starts; past the queue, a SYN is dropped and that client
+/// waits a whole second to retry.
+pub const LISTEN_BACKLOG: i32 = 4096;
 /// Largest WebSocket message, and largest single frame, we accept.
 pub const WS_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// How often the server pings a WebSocket client.
