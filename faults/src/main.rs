@@ -80,6 +80,7 @@ fn main() -> ExitCode {
         p99.as_millis(),
         if pooled_ok { "" } else { ": **FAIL**" }
     );
+    print!("{}", report::failures(&rows));
     println!(
         "Total {:.0} s; 1-minute load average {load_before} before, {} after (2 cores; other builds may share the machine).",
         started.elapsed().as_secs_f64(),

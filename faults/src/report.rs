@@ -49,6 +49,15 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// One line per failed case, for the end of the output, where a log's
+/// tail shows it: `never-read FAILED: /healthz: …`. Empty when all passed.
+pub fn failures(rows: &[Row]) -> String {
+    rows.iter()
+        .filter(|row| !row.passed())
+        .map(|row| format!("{} FAILED: {}\n", row.case, row.failures.join("; ")))
+        .collect()
+}
+
 /// A table cell: no pipes or line breaks inside.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
