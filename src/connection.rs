@@ -5,7 +5,8 @@
 //! loop {
 //!     read head          (idle wait, then the head timeout)   → 408, 431, 400, 505
 //!     decide body length (Content-Length / chunked)           → 400, 411, 413
-//!     read body          (capped)                             → 413, 408
+//!     read body          (capped; with Expect: 100-continue,  → 413, 408
+//!                        when the handler asks: expect.rs)
 //!     who is the client  (X-Forwarded-For behind a trusted proxy) → 429
 //!     route              → the table in `route` below
 //!     access log line    (a `token=` in the target written as `token=REDACTED`)
@@ -17,7 +18,7 @@
 //! start a new request. An error from a handler (404, 405, a bad parameter)
 //! comes after a complete request, so keep-alive goes on.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,8 +28,9 @@ use log::{debug, info};
 use crate::access;
 use crate::endpoints::{App, cors, demos, echo, health, static_files, topics};
 use crate::error::{Error, Result};
-use crate::http::body::{self, Framing};
+use crate::http::body;
 use crate::http::exchange::{Counted, Exchange, Outcome, Shared, write_error};
+use crate::http::expect::{self, Body};
 use crate::http::forwarded::{self, Who};
 use crate::http::inbound::{Inbound, Wait};
 use crate::http::request::Request;
@@ -67,25 +69,12 @@ pub fn handle(
     let mut out = Counted::new(Arc::clone(&stream), Arc::clone(&shared.metrics));
     let mut gauge = shared.metrics.open_connection();
     let mut wait = Wait::First;
-    loop {
-        // Idle: shutdown may wake this read. Refused when already shutting down.
-        if !ticket.set_idle(true) {
-            break;
-        }
-        let head = inbound.read_head(&shared.config.http, wait);
-        ticket.set_idle(false);
-        let started = Instant::now();
-        let req = match head {
-            Ok(Some(req)) => req,
-            Ok(None) => break,
-            Err(e) => break reject(&mut out, &stream, peer, None, &e),
-        };
-        let body = match read_body(&mut inbound, &mut out, &req, shared) {
-            Ok(body) => body,
-            Err(e) => break reject(&mut out, &stream, peer, Some(&req), &e),
-        };
+    while let Some((req, body, started)) =
+        next_request(&mut inbound, &mut out, &stream, peer, &ticket, shared, wait)
+    {
         let bytes_before = out.bytes;
-        let keep_alive = req.wants_keep_alive() && !shared.shutting_down();
+        // Until a body held back for the go-ahead is read, the answer closes (`expect.rs`).
+        let keep_alive = keeps_alive(&req, shared) && !body.awaiting();
         let mut exchange = Exchange {
             req: &req,
             body,
@@ -100,9 +89,14 @@ pub fn handle(
             extra_headers: Vec::new(),
         };
         let outcome = respond(&mut exchange, app);
-        let who = Who(peer, exchange.client);
-        let written = out.bytes - bytes_before;
-        log_access(who, &req, outcome.status, written, started);
+        let (who, unsent) = (Who(peer, exchange.client), exchange.body.awaiting());
+        log_access(who, &req, outcome.status, out.bytes - bytes_before, started);
+        if unsent {
+            // A client may send its body without waiting: let the answer
+            // arrive before the close, not be lost to a reset.
+            linger_close(&stream);
+            break;
+        }
         if !outcome.keep_alive {
             break;
         }
@@ -110,6 +104,43 @@ pub fn handle(
         wait = Wait::Idle;
     }
     debug!("{peer} closed");
+}
+
+/// Reads the next request: its head, then its body (or the framing of one
+/// held back for the go-ahead), and when its head came. `None` ends the
+/// connection: the client closed, shutdown began, or the request was bad
+/// (answered here).
+fn next_request(
+    inbound: &mut Inbound,
+    out: &mut Counted,
+    stream: &TcpStream,
+    peer: SocketAddr,
+    ticket: &Ticket,
+    shared: &Shared,
+    wait: Wait,
+) -> Option<(Request, Body, Instant)> {
+    // Idle: shutdown may wake this read. Refused when already shutting down.
+    if !ticket.set_idle(true) {
+        return None;
+    }
+    let head = inbound.read_head(&shared.config.http, wait);
+    ticket.set_idle(false);
+    let started = Instant::now();
+    let req = match head {
+        Ok(Some(req)) => req,
+        Ok(None) => return None,
+        Err(e) => {
+            reject(out, stream, peer, None, &e);
+            return None;
+        }
+    };
+    match read_body(inbound, &req, shared) {
+        Ok(body) => Some((req, body, started)),
+        Err(e) => {
+            reject(out, stream, peer, Some(&req), &e);
+            None
+        }
+    }
 }
 
 /// The access log line: client (and the proxy it came through), request line (any `token=` redacted),
@@ -120,26 +151,24 @@ fn log_access(who: Who, req: &Request, status: u16, written: u64, started: Insta
     info!("{who} \"{method} {target}\" {status} {written} {ms}ms");
 }
 
-/// Reads the body the head announced, first sending the go-ahead when the
-/// client asked for one.
-fn read_body(
-    inbound: &mut Inbound,
-    out: &mut Counted,
-    req: &Request,
-    shared: &Shared,
-) -> Result<Vec<u8>> {
+/// Reads the body the head announced; a client waiting for the go-ahead
+/// gets it when the handler asks for the body (`expect.rs`).
+fn read_body(inbound: &mut Inbound, req: &Request, shared: &Shared) -> Result<Body> {
     let config = &shared.config.http;
     let framing = body::framing(req, config)?;
-    // `Expect: 100-continue`: the client waits for a go-ahead before sending
-    // its body (curl asks for bodies over 1 KiB and for `-T`). The framing
-    // is acceptable by now, so the answer is yes; without it curl waits a second.
-    if framing != Framing::Empty
-        && req.is_http11()
-        && req.header_has_token("Expect", "100-continue")
-    {
-        out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    if expect::wants_go_ahead(req, framing) {
+        // The connection's keep-alive is set aside with it (see `handle`).
+        return Ok(Body::Awaiting {
+            framing,
+            keep_alive: keeps_alive(req, shared),
+        });
     }
-    body::read_body(inbound, framing, config)
+    body::read_body(inbound, framing, config).map(Body::Read)
+}
+
+/// Whether the connection may carry another request after this one.
+fn keeps_alive(req: &Request, shared: &Shared) -> bool {
+    req.wants_keep_alive() && !shared.shutting_down()
 }
 
 /// Sockets get a write timeout so a client that stops reading holds a

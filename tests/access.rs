@@ -66,6 +66,22 @@ fn publish_without_a_token_gets_401_with_a_bearer_challenge() {
 }
 
 #[test]
+fn publish_without_a_token_gets_401_before_the_go_ahead_and_its_body_is_never_read() {
+    let server = server(None);
+    let mut c = connect(server.addr);
+    c.send(b"POST /topics/alerts-disk HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    // No `100 Continue`: the refusal comes first, and says the connection ends.
+    let (head, body) = c.response();
+    assert_eq!(
+        head.raw,
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         WWW-Authenticate: Bearer\r\nConnection: close\r\nContent-Length: 47\r\n\r\n"
+    );
+    assert_eq!(body, "publishing needs Authorization: Bearer <token>\n");
+    c.expect_closed();
+}
+
+#[test]
 fn publish_with_an_unknown_token_gets_401_invalid_token() {
     let server = server(None);
     for auth in [

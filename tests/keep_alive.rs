@@ -29,7 +29,26 @@ fn expect_100_continue_gets_the_go_ahead_before_the_body() {
     c.send(b"hello");
     let (head, body) = c.response();
     assert_eq!(head.status, 200);
+    assert_eq!(head.header("Connection"), None);
     assert_eq!(body, "{\"id\":1,\"topic\":\"news\",\"receivers\":0}\n");
+    // The body was read: the connection carries the next request.
+    c.send(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_response(&mut c, "HTTP/1.1 200 OK", "ok\n");
+}
+
+#[test]
+fn expect_100_continue_to_a_handler_that_takes_no_body_gets_no_go_ahead_and_a_close() {
+    let server = start_server();
+    let mut c = connect(server.addr);
+    c.send(
+        b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    // The answer comes without the go-ahead; the body was never sent, so
+    // the connection cannot go on to a next request.
+    let (head, _) = c.response();
+    assert_eq!(head.status, 405);
+    assert_eq!(head.header("Connection"), Some("close"));
+    c.expect_closed();
 }
 
 #[test]

@@ -125,7 +125,7 @@ fn drain_time_bounds_a_shutdown_that_cannot_finish() {
     // so only the drain time ends the process.
     let mut server = ChildServer::start(&["--drain-timeout", "300ms"]);
     let mut c = connect(server.addr);
-    c.send(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nabc");
+    c.send(b"POST /topics/drain HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\nabc");
     // The go-ahead proves the head was read: the connection is busy with
     // the body, not idle (an idle one would be woken and closed at once).
     assert_eq!(c.head().raw, "HTTP/1.1 100 Continue\r\n\r\n");

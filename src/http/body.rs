@@ -15,7 +15,8 @@
 //! POST and PUT need one of the two (411). Chunk lines are taken strictly,
 //! for the same reason: hex digits for the size, no bare CR or LF anywhere.
 //! The body is always read in full, even for a request we then refuse, so
-//! the next pipelined request starts at the right byte.
+//! the next pipelined request starts at the right byte; only a body the
+//! client holds back for a go-ahead is not (`expect.rs`).
 
 use std::time::Instant;
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
+use super::expect::Body;
 use super::inbound::Inbound;
 use super::request::Request;
 use super::response::{Head, Header, text_head};
@@ -59,8 +60,9 @@ impl Shared {
 pub struct Exchange<'a> {
     /// The request head.
     pub req: &'a Request,
-    /// The request body, already read in full.
-    pub body: Vec<u8>,
+    /// The request body: read in full, or awaiting the go-ahead that
+    /// [`Exchange::body`] gives (`expect.rs`).
+    pub body: Body,
     /// The connection's read side, holding any bytes past this request.
     pub inbound: &'a mut Inbound,
     /// Where the response goes; counts the bytes for the access log.
@@ -100,6 +102,20 @@ pub struct Counted {
     metrics: Arc<Metrics>,
     /// Bytes written so far on this connection.
     pub bytes: u64,
+}
+
+impl Exchange<'_> {
+    /// The request's body, taken; one held back for the go-ahead gets it
+    /// now, and the connection its keep-alive back (`expect.rs`).
+    ///
+    /// # Errors
+    /// As [`Body::take`]: 413, 400, 408 or `Io`; the connection then closes.
+    pub fn body(&mut self) -> Result<Vec<u8>> {
+        let config = &self.shared.config.http;
+        let (bytes, keep_alive) = self.body.take(self.inbound, self.out, config)?;
+        self.keep_alive = keep_alive.unwrap_or(self.keep_alive);
+        Ok(bytes)
+    }
 }
 
 impl Counted {

@@ -6,6 +6,7 @@
 //! forwarded.rs who the client is behind a trusted proxy (X-Forwarded-For)
 //! origin.rs    whether a browser page may act here (same origin, --cors-origin)
 //! body.rs      how long the body is, and reading it            → 411, 413, 400
+//! expect.rs    Expect: 100-continue, the body read when a handler asks
 //! exchange.rs  what a handler gets and returns; every error reply
 //! response.rs  status line and headers, fixed-length bodies
 //! chunked.rs   chunked transfer coding, for bodies of unknown length
@@ -19,6 +20,7 @@
 pub mod body;
 pub mod chunked;
 pub mod exchange;
+pub mod expect;
 pub mod forwarded;
 pub mod inbound;
 pub mod origin;

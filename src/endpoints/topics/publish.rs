@@ -35,7 +35,8 @@ pub fn publish(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
         return Err(Error::BadRequest("publish to one topic at a time"));
     }
     app.access.check(x.req, Action::Publish, &[topic])?;
-    let text = String::from_utf8(std::mem::take(&mut x.body)).map_err(|_| Error::NotText)?;
+    // Only now, with access granted, may a client that asked first send its body.
+    let text = String::from_utf8(x.body()?).map_err(|_| Error::NotText)?;
     // Past --publish-rate: 429 with Retry-After (`limits/`).
     x.shared.limits.publish(x.client)?;
     let receipt = app.hub.publish(topic, text)?;
