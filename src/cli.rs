@@ -76,6 +76,15 @@ struct ClientArgs {
     /// Send nothing: print what arrives until Ctrl-C or the server closes.
     #[arg(long, conflicts_with_all = ["message", "count", "interval"])]
     listen: bool,
+    /// Access token, sent as `Authorization: Bearer` (kept out of the URL,
+    /// where `ps` and logs would show it).
+    #[arg(
+        long,
+        env = "TINYPUSH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -119,6 +128,7 @@ where
             interval: c.interval,
             count: c.count,
             listen: c.listen,
+            token: c.token,
         })),
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! It sends `--message` every `--interval`, `--count` times or until Ctrl-C,
 //! and prints each message it receives with a timestamp; with `--listen` it
-//! sends nothing and only prints (a topic subscriber that does not publish). Then it closes
+//! sends nothing and only prints (a topic subscriber that does not publish); `--token T` (or
+//! `TINYPUSH_TOKEN`) goes in the handshake's `Authorization: Bearer T`. Then it closes
 //! properly: a close frame with 1000, and at most a second's wait for the
 //! server's close reply. One thread: the socket has a short read timeout,
 //! so the loop wakes to send on time and to notice Ctrl-C.
@@ -18,8 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
+use tungstenite::handshake::client::Request;
 use tungstenite::http::Uri;
+use tungstenite::http::header::{AUTHORIZATION, HeaderValue};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::stream::MaybeTlsStream;
@@ -40,6 +44,8 @@ pub struct Options {
     pub count: Option<u64>,
     /// Send nothing; print what arrives until Ctrl-C or the server closes.
     pub listen: bool,
+    /// Sent as `Authorization: Bearer` with the handshake.
+    pub token: Option<String>,
 }
 
 /// How long the client waits for replies after its last send.
@@ -63,7 +69,7 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
         let shown = access::redacted(&options.url);
         return Err(format!("{shown}: only ws:// URLs are supported"));
     }
-    let mut socket = connect(&options.url)?;
+    let mut socket = connect(&options.url, options.token.as_deref())?;
     let mut sent = 0u64;
     let mut replies = 0u64;
     let mut next_send = Instant::now();
@@ -119,8 +125,8 @@ pub fn run(options: &Options, stop: &Arc<AtomicBool>) -> Result<(), String> {
 }
 
 /// Connects the TCP socket ourselves (so a refusal says why), then does
-/// the handshake over it.
-fn connect(url: &str) -> Result<Socket, String> {
+/// the handshake over it, with the token in its `Authorization` header.
+fn connect(url: &str, token: Option<&str>) -> Result<Socket, String> {
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("{}: bad URL: {e}", access::redacted(url)))?;
@@ -151,8 +157,9 @@ fn connect(url: &str) -> Result<Socket, String> {
     stream
         .set_read_timeout(Some(CONNECT_TIMEOUT))
         .map_err(|e| format!("cannot set a read timeout: {e}"))?;
+    let request = handshake_request(uri, token).map_err(|e| format!("{url}: {e}"))?;
     let (socket, _) =
-        tungstenite::client(uri, MaybeTlsStream::Plain(stream)).map_err(|e| match e {
+        tungstenite::client(request, MaybeTlsStream::Plain(stream)).map_err(|e| match e {
             HandshakeError::Failure(WsError::Http(response)) => {
                 let status = response.status();
                 let reason = status.canonical_reason().unwrap_or("");
@@ -167,6 +174,19 @@ fn connect(url: &str) -> Result<Socket, String> {
             .map_err(|e| format!("cannot set a read timeout: {e}"))?;
     }
     Ok(socket)
+}
+
+/// The handshake's request: tungstenite's headers, and the token's.
+fn handshake_request(uri: Uri, token: Option<&str>) -> Result<Request, String> {
+    let mut request = uri
+        .into_client_request()
+        .map_err(|e| format!("bad URL: {e}"))?;
+    if let Some(token) = token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| "--token: a header cannot carry it (control characters?)".to_string())?;
+        request.headers_mut().insert(AUTHORIZATION, value);
+    }
+    Ok(request)
 }
 
 /// After our close frame (or the server's): read until the server's close

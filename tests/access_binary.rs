@@ -6,13 +6,16 @@
 //! kill -HUP PID                                     log: SIGHUP: auth file re-read: 3 tokens
 //! kill -HUP PID (file broken)                       log: SIGHUP: auth file …: token #1: an empty secret; the tokens read before stay in force
 //! tinypush serve --auth-file bad.toml               log: auth file bad.toml: …  exit 1
+//! tinypush client URL --token T  (or TINYPUSH_TOKEN) handshake with Authorization: Bearer T
 //! ```
 
 mod support;
 
 use std::net::SocketAddr;
 
-use support::{AUTH_FILE, ChildServer, READER, WRITER, auth_file, connect, get, refused};
+use support::{
+    AUTH_FILE, ChildServer, READER, WRITER, auth_file, connect, get, refused, run_client,
+};
 
 /// Publishes `hello` to `topic` with the header lines `headers`; returns
 /// the status.
@@ -144,4 +147,46 @@ fn a_deeply_nested_file_at_reload_is_refused_not_a_crash() {
     let auth = "Authorization: Bearer w-s3cret-1\r\n";
     assert_eq!(publish_status(server.addr, "alerts-a", auth), 200);
     assert!(server.is_running());
+}
+
+#[test]
+fn the_client_sends_its_token_in_a_header_from_the_flag_or_the_environment() {
+    let file = auth_file(AUTH_FILE);
+    let mut server =
+        ChildServer::start(&["--auth-file", file.to_str().unwrap(), "--anonymous", "none"]);
+    let url = format!("ws://{}/topics/alerts-1/ws", server.addr);
+    let refused = run_client(&[&url, "--count", "1"], &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        format!("tinypush: {url}: handshake rejected: 401 Unauthorized\n")
+    );
+    let by_flag = run_client(
+        &[
+            &url,
+            "--message",
+            "by-flag",
+            "--count",
+            "1",
+            "--token",
+            WRITER,
+        ],
+        &[],
+    );
+    let by_env = run_client(
+        &[&url, "--message", "by-env", "--count", "1"],
+        &[("TINYPUSH_TOKEN", WRITER)],
+    );
+    for (out, message) in [(by_flag, "by-flag"), (by_env, "by-env")] {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        // Published through its own socket, and heard back as a subscriber.
+        assert!(
+            stdout.trim_end().ends_with(&format!(" {message}")),
+            "{stdout}"
+        );
+    }
+    // The URL carried no token: the access log line shows none.
+    server.wait_log("\"GET /topics/alerts-1/ws\" 101");
+    no_secret_in(&server);
 }

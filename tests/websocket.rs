@@ -13,16 +13,15 @@
 mod support;
 
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::thread;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::Receiver;
 use socket2::{Domain, Socket, Type};
 use tungstenite::Message;
 
 use support::{
-    ChildServer, Client, Head, connect, metric, publish, read_lines, start_server,
+    ChildServer, Client, Head, connect, metric, publish, read_lines, run_client, start_server,
     start_server_with, until_eof, wait_until, ws_close_code, ws_close_payload, ws_connect,
     ws_frame, ws_handshake,
 };
@@ -494,32 +493,6 @@ fn five_hundred_connections_opened_and_closed_leave_no_threads() {
 
 // ---- tinypush client ----
 
-/// Runs `tinypush client ARGS` to the end, at most 10 s.
-fn run_client(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_tinypush"))
-        .arg("client")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tinypush client");
-    let pid = child.id();
-    let (tx, rx) = bounded(1);
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(output) => output.expect("wait for tinypush client"),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("tinypush client {args:?} still running after 10 s");
-        }
-    }
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -538,15 +511,18 @@ fn timestamped(line: &str) -> &str {
 fn client_sends_count_messages_and_prints_each_echo() {
     let server = ChildServer::start(&[]);
     let url = format!("ws://{}/echo", server.addr);
-    let out = run_client(&[
-        &url,
-        "--message",
-        "hi",
-        "--count",
-        "3",
-        "--interval",
-        "20ms",
-    ]);
+    let out = run_client(
+        &[
+            &url,
+            "--message",
+            "hi",
+            "--count",
+            "3",
+            "--interval",
+            "20ms",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -561,15 +537,18 @@ fn client_sends_count_messages_and_prints_each_echo() {
 fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
     let server = ChildServer::start(&["--ws-heartbeat", "10ms"]);
     let url = format!("ws://{}/ws", server.addr);
-    let out = run_client(&[
-        &url,
-        "--message",
-        "hi",
-        "--count",
-        "3",
-        "--interval",
-        "20ms",
-    ]);
+    let out = run_client(
+        &[
+            &url,
+            "--message",
+            "hi",
+            "--count",
+            "3",
+            "--interval",
+            "20ms",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let mut echoes = 0;
@@ -588,7 +567,7 @@ fn client_closed_by_the_server_with_1009_exits_1_naming_the_code() {
     // 32 bytes to a server that takes at most 16: close 1009, message too big.
     let server = ChildServer::start(&["--ws-max-message", "16"]);
     let url = format!("ws://{}/echo", server.addr);
-    let out = run_client(&[&url, "--message", &"x".repeat(32), "--count", "1"]);
+    let out = run_client(&[&url, "--message", &"x".repeat(32), "--count", "1"], &[]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("server closed the connection: 1009"), "{err}");
@@ -605,7 +584,7 @@ fn client_refused_connection_is_exit_1_and_one_line() {
         .expect("bind 127.0.0.1:0");
     let addr = unheard.local_addr().unwrap().as_socket().unwrap();
     let url = format!("ws://{addr}/echo");
-    let out = run_client(&[&url, "--count", "1"]);
+    let out = run_client(&[&url, "--count", "1"], &[]);
     drop(unheard);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -615,7 +594,7 @@ fn client_refused_connection_is_exit_1_and_one_line() {
 
 #[test]
 fn client_http_url_is_refused_in_one_line() {
-    let out = run_client(&["http://x/", "--count", "1"]);
+    let out = run_client(&["http://x/", "--count", "1"], &[]);
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -625,7 +604,7 @@ fn client_http_url_is_refused_in_one_line() {
 fn client_rejected_handshake_names_the_status() {
     let server = ChildServer::start(&[]);
     let url = format!("ws://{}/nope", server.addr);
-    let out = run_client(&[&url, "--count", "1"]);
+    let out = run_client(&[&url, "--count", "1"], &[]);
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 mod access;
 mod child;
+mod client;
 mod durable;
 mod http;
 mod multi;
@@ -38,6 +39,8 @@ mod websocket;
 pub use access::{AUTH_FILE, READER, WRITER, auth_file};
 #[allow(unused_imports)]
 pub use child::{ChildServer, read_lines, refused, until_eof};
+#[allow(unused_imports)]
+pub use client::run_client;
 #[allow(unused_imports)]
 pub use durable::{DataDir, ndjson_since, serve, stop};
 #[allow(unused_imports)]
