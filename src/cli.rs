@@ -209,6 +209,10 @@ mod tests {
                 &["--cors-origin", "https://a.example/x"],
                 "tinypush: --cors-origin https://a.example/x is not",
             ),
+            (
+                &["--allowed-host", "push.example:8080"],
+                "tinypush: invalid value 'push.example:8080' for '--allowed-host <NAME>': not a host name",
+            ),
         ] {
             let argv = ["tinypush", "serve"].iter().chain(args);
             match parse(argv) {

@@ -7,6 +7,7 @@
 //!     decide body length (Content-Length / chunked)           → 400, 411, 413
 //!     read body          (capped; with Expect: 100-continue,  → 413, 408
 //!                        when the handler asks: expect.rs)
+//!     the Host named     (one this server answers to: host.rs) → 403
 //!     who is the client  (X-Forwarded-For behind a trusted proxy) → 429
 //!     route              → the table in `route` below
 //!     access log line    (a `token=` in the target written as `token=REDACTED`)
@@ -32,6 +33,7 @@ use crate::http::body;
 use crate::http::exchange::{Counted, Exchange, Outcome, Shared, write_error};
 use crate::http::expect::{self, Body};
 use crate::http::forwarded::{self, Who};
+use crate::http::host;
 use crate::http::inbound::{Inbound, Wait};
 use crate::http::request::Request;
 use crate::metrics::Kind;
@@ -180,16 +182,16 @@ fn configure(stream: &TcpStream, shared: &Shared, peer: SocketAddr) -> io::Resul
         .inspect_err(|e| debug!("{peer} cannot configure socket: {e}"))
 }
 
-/// Routes the request, and answers the error if it fails, the CORS headers
-/// of `/topics/` on either (`cors.rs`). A request that
+/// Checks the `Host` (`host.rs`), routes the request, and answers the
+/// error if it fails, the CORS headers of `/topics/` on either (`cors.rs`). A request that
 /// came through a trusted proxy holds its client's place in the per-address
 /// count until then (`limits/`): the proxy's connection carries many clients.
 /// Afterwards the connection counts as plain HTTP again in `/metrics`.
 fn respond(x: &mut Exchange, app: &App) -> Outcome {
     // First, so that a 429 here carries them too.
     cors::add_headers(x);
-    let routed = (x.shared.limits)
-        .admit_request(x.peer.ip(), x.client)
+    let routed = host::check(x.req, &x.shared.config.access.allowed_hosts)
+        .and_then(|()| x.shared.limits.admit_request(x.peer.ip(), x.client))
         .and_then(|_place| route(x, app));
     let outcome = routed.unwrap_or_else(|e| answer(x, &e));
     x.gauge.set(Kind::Http);

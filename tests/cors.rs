@@ -220,7 +220,11 @@ fn a_simple_post_from_another_origin_gets_403_and_publishes_nothing() {
 
 #[test]
 fn the_servers_own_pages_publish_directly_and_behind_a_proxy_that_keeps_host() {
-    let server = start_server_with(with_app);
+    // The name the proxy passes on is listed, as the README says to.
+    let server = start_server_with(|c| {
+        with_app(c);
+        c.access.allowed_hosts = vec!["push.example".into()];
+    });
     let host = server.addr.to_string();
     let own = format!("http://{host}");
     assert_eq!(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::MAX_CONNECTIONS_PER_IP;
-use super::values::{nonzero_count, origin};
+use super::values::{host_name, nonzero_count, origin};
 
 /// Tokens, origins and per-client limits.
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
@@ -40,6 +40,11 @@ pub struct AccessConfig {
         value_name = "URL"
     )]
     pub cors_origins: Vec<String>,
+    /// A host name this server answers to besides addresses, names without
+    /// a dot and *.localhost (like push.example, or *.example.com); repeatable;
+    /// '*' answers to every name. Others get 403: DNS rebinding.
+    #[arg(long = "allowed-host", value_parser = host_name, value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
     /// Most connections open at once from one client address; past it: 429.
     #[arg(long, default_value_t = MAX_CONNECTIONS_PER_IP, value_parser = nonzero_count, value_name = "N")]
     pub max_connections_per_ip: usize,

@@ -107,6 +107,28 @@ fn is_authority(text: &str) -> bool {
     host_ok && port.is_none_or(is_port)
 }
 
+/// Checks an `--allowed-host` value: a name (or `*.` and a name, or `*`),
+/// with no scheme, port or path, which would never match. Lower-cased.
+///
+/// # Errors
+/// One line naming the flag.
+pub fn host_name(text: &str) -> Result<String, String> {
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    let fits = text == "*"
+        || (!name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)));
+    match fits {
+        true => Ok(text.to_ascii_lowercase()),
+        false => Err(
+            "not a host name like push.example or *.example.com (no scheme, port or path): \
+             it would never match"
+                .into(),
+        ),
+    }
+}
+
 /// Digits only, and a number a port can be (`8080`; not `+80`, not `70000`).
 pub fn is_port(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u16>().is_ok()
@@ -125,6 +147,23 @@ mod tests {
         assert_eq!(time(Duration::from_secs(600)), "10m");
         assert_eq!(time(Duration::from_millis(500)), "500ms");
         assert_eq!(any_duration("10m"), Ok(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn allowed_hosts_with_a_scheme_or_port_are_refused() {
+        assert_eq!(host_name("Push.Example"), Ok("push.example".to_string()));
+        assert!(host_name("*").is_ok());
+        assert!(host_name("*.example.com").is_ok());
+        for bad in [
+            "https://push.example",
+            "push.example:8080",
+            "",
+            "*.",
+            "a/b",
+            "a b",
+        ] {
+            assert!(host_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

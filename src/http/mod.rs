@@ -3,6 +3,7 @@
 //! ```text
 //! inbound.rs   bytes off the socket until a whole head has come (caps, deadlines)
 //! request.rs   the head parsed: method, target, headers        → 400, 431, 505
+//! host.rs      whether this server answers to the Host named (DNS rebinding) → 403
 //! forwarded.rs who the client is behind a trusted proxy (X-Forwarded-For)
 //! origin.rs    whether a browser page may act here (same origin, --cors-origin)
 //! body.rs      how long the body is, and reading it            → 411, 413, 400
@@ -22,6 +23,7 @@ pub mod chunked;
 pub mod exchange;
 pub mod expect;
 pub mod forwarded;
+pub mod host;
 pub mod inbound;
 pub mod origin;
 pub mod request;
