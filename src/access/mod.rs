@@ -36,7 +36,9 @@
 //! requests after it, and streams and WebSockets already open too: each
 //! keeps its decision as a [`Standing`], which decides again when the
 //! generation has moved (one atomic load otherwise), so a revoked token
-//! stops publishing through a WebSocket and its subscriptions end.
+//! stops publishing through a WebSocket and its subscriptions end. A
+//! stream waiting for messages also `select!`s on [`Access::reloads`],
+//! which a reload disconnects, so a quiet stream hears of it at once.
 //!
 //! Files: `token.rs` (where the token comes from, and its redaction in the
 //! log), `policy.rs` (grants, the constant-time lookup), `pattern.rs`
@@ -54,9 +56,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use crossbeam_channel::Receiver;
+
 pub use file::{parse, read, reread};
 pub use pattern::Pattern;
 pub use policy::{Action, Grant, Policy};
+use standing::Bell;
 pub use standing::{Standing, withdrawn};
 pub use token::{REDACTED, presented, redacted};
 
@@ -70,6 +75,8 @@ pub struct Access {
     policy: RwLock<Arc<Policy>>,
     /// Bumped by each reload that installs a policy, after the swap.
     generation: AtomicU64,
+    /// Rung after each such reload, waking streams that wait on something else.
+    reloaded: Bell,
     file: Option<PathBuf>,
     publish_token: Option<String>,
     anonymous: Anonymous,
@@ -89,6 +96,7 @@ impl Access {
         let access = Access {
             policy: RwLock::new(Arc::default()),
             generation: AtomicU64::new(0),
+            reloaded: Bell::default(),
             file: config.auth_file.clone(),
             publish_token: config.publish_token.clone(),
             anonymous: config.anonymous(),
@@ -122,6 +130,7 @@ impl Access {
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
         // After the swap: whoever sees the new number reads the new policy.
         self.generation.fetch_add(1, Ordering::Release);
+        self.reloaded.ring();
         Ok(Some(tokens))
     }
 
@@ -145,25 +154,7 @@ impl Access {
     /// some tokens' `subscribe` lists name fewer: those lists then allow
     /// nothing anonymous does not.
     pub fn idle_subscribe_lists(&self) -> Option<String> {
-        let flag = match self.anonymous {
-            Anonymous::ReadWrite => "read-write",
-            Anonymous::Read => "read",
-            Anonymous::None => return None,
-        };
-        let (lists, them) = match self.policy().narrow_subscribe_lists() {
-            0 => return None,
-            1 => (
-                "the subscribe list of 1 token adds nothing".to_string(),
-                "it",
-            ),
-            n => (
-                format!("the subscribe lists of {n} tokens add nothing"),
-                "them",
-            ),
-        };
-        Some(format!(
-            "anonymous clients may subscribe to every topic (--anonymous {flag}): {lists}; --anonymous none makes {them} count"
-        ))
+        self.policy().idle_subscribe_lists(self.anonymous)
     }
 
     /// The policy in force now.
@@ -273,6 +264,12 @@ impl Access {
             standing.decided = self.decide_for(standing.token.as_deref(), standing.action, topics);
         }
         &standing.decided
+    }
+
+    /// A receiver that disconnects at the next reload: a `select!` on it
+    /// wakes then, and should take a new one before waiting again.
+    pub fn reloads(&self) -> Receiver<()> {
+        self.reloaded.listen()
     }
 }
 

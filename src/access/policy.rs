@@ -19,6 +19,7 @@ use std::fmt;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::pattern::Pattern;
+use crate::config::Anonymous;
 
 /// What a request asks to do with a topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +129,31 @@ impl Policy {
     /// all.
     pub fn narrow_subscribe_lists(&self) -> usize {
         self.grants.iter().filter(|g| g.narrows_subscribe()).count()
+    }
+
+    /// A warning when `anonymous` clients may subscribe to every topic
+    /// while some grants' `subscribe` lists name fewer: those lists then
+    /// allow nothing anonymous does not.
+    pub fn idle_subscribe_lists(&self, anonymous: Anonymous) -> Option<String> {
+        let flag = match anonymous {
+            Anonymous::ReadWrite => "read-write",
+            Anonymous::Read => "read",
+            Anonymous::None => return None,
+        };
+        let (lists, them) = match self.narrow_subscribe_lists() {
+            0 => return None,
+            1 => (
+                "the subscribe list of 1 token adds nothing".to_string(),
+                "it",
+            ),
+            n => (
+                format!("the subscribe lists of {n} tokens add nothing"),
+                "them",
+            ),
+        };
+        Some(format!(
+            "anonymous clients may subscribe to every topic (--anonymous {flag}): {lists}; --anonymous none makes {them} count"
+        ))
     }
 
     /// The grant whose secret is `token`. Every secret is compared, each in

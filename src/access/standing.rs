@@ -10,6 +10,15 @@
 //!
 //! The token is kept (an open connection holds its secret anyway, in its
 //! request), so the second decision is made exactly as the first was.
+//!
+//! A stream decides again each time it wakes; a reload wakes it by
+//! disconnecting the receiver it waits on (`Access::reloads`): a
+//! broadcast that carries no message, the way shutdown reaches every
+//! stream.
+
+use std::sync::{Mutex, PoisonError};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::policy::Action;
 use crate::error::{Error, Result};
@@ -31,5 +40,31 @@ pub fn withdrawn(e: &Error) -> String {
     match e {
         Error::InvalidToken => "token revoked".to_string(),
         other => other.to_string(),
+    }
+}
+
+/// A broadcast without a message: [`Bell::ring`] disconnects every receiver
+/// [`Bell::listen`] handed out, and sets up the next round.
+pub(super) struct Bell(Mutex<(Sender<()>, Receiver<()>)>);
+
+impl Default for Bell {
+    fn default() -> Bell {
+        Bell(Mutex::new(bounded(0)))
+    }
+}
+
+impl Bell {
+    /// A receiver that disconnects at the next ring.
+    pub(super) fn listen(&self) -> Receiver<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1
+            .clone()
+    }
+
+    /// Wakes every listener: the only sender of their channel is dropped.
+    pub(super) fn ring(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = bounded(0);
     }
 }

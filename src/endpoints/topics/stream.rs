@@ -7,7 +7,7 @@
 //!     woken            → write what waits (a half-sent chunk, a backlog)
 //!     keepalive tick   → `: keepalive` (SSE) or a keepalive object (NDJSON)
 //!     dropped as slow  → what waits, an error event, then the body ends
-//!     token revoked    → what waits, an error event, then the body ends
+//!     auth file reread → decided again; token revoked: what waits, an error event, the end
 //!     client hung up   → end
 //!     server stopping  → what waits, the last chunk, end
 //! }
@@ -19,9 +19,10 @@
 //! composite cursor (`framer.rs`); a drop notice carries that cursor as
 //! `since`. With `poll=1` the history is the whole answer (`poll.rs`).
 //!
-//! After a SIGHUP the subscription is decided again, with the policy then
-//! in force, at the next wake-up or keepalive tick; refused (its token
-//! removed from the file: `token revoked`), it ends with
+//! After a SIGHUP the subscription is decided again at once, with the
+//! policy then in force (the reload disconnects the stream's `reloaded`
+//! receiver); refused (its token removed from the file: `token revoked`),
+//! it ends with
 //! `{"event":"error","topic":"news","error":"token revoked"}` (`event:
 //! error` on SSE). Live messages the fan-out sends straight to the socket
 //! meanwhile still go out: the hub does not know about tokens.
@@ -29,7 +30,7 @@
 use std::io;
 use std::sync::Arc;
 
-use crossbeam_channel::{select, tick};
+use crossbeam_channel::{Receiver, select, tick};
 use log::info;
 use serde::Serialize;
 
@@ -39,11 +40,12 @@ use super::poll;
 use super::replay::{self, First};
 use super::select::Selection;
 use super::wire::{Framing, json, line};
-use crate::access::{Action, withdrawn};
+use crate::access::{Action, Standing, withdrawn};
 use crate::endpoints::App;
 use crate::error::Result;
 use crate::http::chunked::ChunkedWriter;
 use crate::http::exchange::{Counted, Exchange, Outcome, require_get};
+use crate::http::request::Request;
 use crate::http::stream::{self, End, Opened};
 use crate::hub::{Hub, Since, Sink, Subscription};
 use crate::sse::Event;
@@ -54,22 +56,17 @@ use crate::sse::Event;
 pub fn subscribe(x: &mut Exchange, app: &App, list: &str, framing: Framing) -> Result<Outcome> {
     require_get(x.req)?;
     let selection = Selection::read(x.req, list, framing == Framing::Sse)?;
-    app.access
-        .check(x.req, Action::Subscribe, &selection.topics)?;
-    let hub = &app.hub;
+    let (mut standing, mut reloaded) = admitted(app, x.req, &selection.topics)?;
     if selection.poll {
-        return poll::answer(x, hub, &selection, framing);
+        return poll::answer(x, &app.hub, &selection, framing);
     }
-    // Decided again after a reload: a revoked token ends the stream.
-    let topics = &selection.topics;
-    let mut standing = app.access.standing(x.req, Action::Subscribe, topics);
     let framer = Framer {
         framing,
         chunked: x.req.is_http11(),
         multi: selection.is_multi(),
     };
     // Subscribing before the head goes out lets a 400 or 503 still be sent.
-    let (mut subs, outbox) = subscribe_outbox(x, hub, &selection, framer)?;
+    let (mut subs, outbox) = subscribe_outbox(x, &app.hub, &selection, framer)?;
     let keepalive = tick(x.shared.config.http.stream_keepalive);
     let peer = x.peer;
     let mut live = match stream::open(x, framing.content_type())? {
@@ -95,6 +92,7 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str, framing: Framing) -> R
             select! {
                 recv(outbox.wake()) -> _ => {}
                 recv(keepalive) -> _ => keep_alive(&outbox, body, framing)?,
+                recv(reloaded) -> _ => reloaded = app.access.reloads(),
                 recv(closed) -> _ => return Ok(End::Gone),
                 recv(shutdown) -> _ => return Ok(End::Done),
             }
@@ -110,6 +108,17 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str, framing: Framing) -> R
     });
     body.raw().bytes += outbox.sent_directly();
     Ok(live.finish(ended))
+}
+
+/// Whether `req` may subscribe to `topics`; if so the decision, kept to be
+/// made again after a reload, and a receiver the reload disconnects.
+///
+/// # Errors
+/// 401 or 403 (`access/`).
+fn admitted(app: &App, req: &Request, topics: &[Arc<str>]) -> Result<(Standing, Receiver<()>)> {
+    app.access.check(req, Action::Subscribe, topics)?;
+    let standing = app.access.standing(req, Action::Subscribe, topics);
+    Ok((standing, app.access.reloads()))
 }
 
 /// The notice that the subscriber was dropped for falling behind, with
