@@ -25,7 +25,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, Role, WebSocketContext};
 
-use super::inner::{Inner, Kit, Parts};
+use super::inner::{Inner, Kit, Parts, Watch};
 use super::options::Options;
 use super::reader::Incoming;
 use super::{on_demand, writer};
@@ -167,6 +167,20 @@ impl Connection {
             let _ = self.inner.close_requests.try_send(frame);
             on_demand::ensure(&self.inner, &mut self.inner.outbox());
         }
+    }
+
+    /// Has `watch` asked, at each [`Connection::watched`] (a fan-out's
+    /// offer) and at each scan of the shared timer (at most a second
+    /// apart), whether the connection must close: `Some(reason)` closes it
+    /// with 1008. A quiet connection so closes without waiting for a message.
+    pub fn watch(&self, watch: Watch) {
+        self.inner.set_watch(watch);
+    }
+
+    /// Asks the watch: `Some(reason)` when the connection must close, which
+    /// the caller does.
+    pub fn watched(&self) -> Option<String> {
+        self.inner.watched()
     }
 
     /// Reports disconnection once the writer thread has ended.

@@ -61,7 +61,13 @@ pub(super) struct Inner {
     // When the close started: a close with no writer to finish it is ended
     // by the timer.
     closing_since: Mutex<Option<Instant>>,
+    /// Asked at each offer and each timer scan (`Connection::watch`).
+    watch: Mutex<Option<Watch>>,
 }
+
+/// Asked whether the connection must close now: `Some(reason)` closes it
+/// with 1008 and that reason (a subscription's token revoked, say).
+pub type Watch = Box<dyn FnMut() -> Option<String> + Send>;
 
 /// Frames offered by other threads that could not be sent at once.
 #[derive(Default)]
@@ -141,7 +147,19 @@ impl Inner {
             written: parts.metrics.written_by_one(),
             close_started: AtomicBool::new(false),
             closing_since: Mutex::new(None),
+            watch: Mutex::new(None),
         }
+    }
+
+    /// Sets what [`Inner::watched`] asks.
+    pub fn set_watch(&self, watch: Watch) {
+        *self.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(watch);
+    }
+
+    /// Why the watch closes the connection now, if it does.
+    pub fn watched(&self) -> Option<String> {
+        let mut watch = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        watch.as_mut().and_then(|ask| ask())
     }
 
     /// The protocol state, waiting for it; then the end of any half-sent

@@ -60,7 +60,7 @@ mod writer;
 
 pub use connection::{Connection, SendError, start};
 pub use deliver::{Offered, text_frame};
-pub use inner::CLOSE_WAIT;
+pub use inner::{CLOSE_WAIT, Watch};
 pub use options::Options;
 pub use reader::Incoming;
 #[doc(hidden)]

@@ -1,6 +1,7 @@
 //! One thread keeps every WebSocket's clock, so an idle connection needs no
 //! writer thread of its own: it pings each client every `--ws-ping-interval`,
-//! closes a client silent for `--ws-timeout` (1001), retries a writer that
+//! closes a client silent for `--ws-timeout` (1001) or one its watch
+//! condemns (1008; `Connection::watch`), retries a writer that
 //! could not be started, and at shutdown closes every connection (1001).
 //!
 //! ```text
@@ -8,6 +9,7 @@
 //!   for each connection:
 //!     closing?                         → its writer handles it (none after 2 s: end it)
 //!     heard nothing for the timeout?   → close 1001 "client silent"
+//!     its watch says close?            → close 1008 with the reason
 //!     ping due?                        → 89 00, sent at once or queued
 //!     frames wait and no writer runs?  → start one
 //! ```
@@ -85,6 +87,10 @@ fn scan(timer: &Timer, now: Instant) {
         }
         if now >= inner.last_heard() + inner.kit.timeout {
             Connection::from_inner(inner).close(CloseCode::Away, "client silent");
+            continue;
+        }
+        if let Some(why) = inner.watched() {
+            Connection::from_inner(inner).close(CloseCode::Policy, &why);
             continue;
         }
         if inner.ping_due(now) {

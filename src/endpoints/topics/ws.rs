@@ -19,10 +19,10 @@
 //! upgrade and kept; after a SIGHUP it is decided again at the next
 //! message, with the policy then in force (`access/standing.rs`): a token
 //! removed from the file closes with 1008 `token revoked`. The
-//! subscription too is decided again, at the next message offered to it:
-//! refused, it closes with 1008 and the reason before that message goes
-//! out (a quiet topic keeps it open until something is published there or
-//! the client sends text).
+//! subscription too is decided again, at the next message offered to it
+//! (refused, it closes with 1008 and the reason before that message goes
+//! out) and at the WebSocket timer's next scan, at most a second later,
+//! so a quiet topic's subscribers go too.
 //! Past `--publish-rate`, the reader waits for the next token before it
 //! reads on (`limits/`): the client is slowed through TCP, not closed.
 //!
@@ -39,7 +39,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::select::Selection;
 use super::wire::gap_json;
-use super::ws_sink::{Gate, WsSink, message};
+use super::ws_sink::{WsSink, message};
 use crate::access::{Action, Standing, withdrawn};
 use crate::endpoints::App;
 use crate::error::{Error, Result};
@@ -79,7 +79,7 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
         Ok((list, app.access.standing(x.req, Action::Publish, &[list])))
     };
     let sink = WsSink::new(json, x.shared.config.topics.subscriber_queue);
-    let sink = Arc::new(sink.gated(revoked(app, x.req, &selection.topics)));
+    let sink = Arc::new(sink);
     let mut subs = selection.subscribe(hub, &(Arc::clone(&sink) as Arc<dyn Sink>))?;
     let mut options = app.ws_options(x.shared, false)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
@@ -91,6 +91,8 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     let shutdown = x.shared.shutdown.clone();
     let stream = Arc::clone(x.stream);
     let (conn, incoming) = ws::start(stream, leftover, x.peer, options, shutdown)?;
+    // Asked at each offer and each scan of the WebSocket timer.
+    conn.watch(revoked(app, x.req, &selection.topics));
     sink.bind(&conn, first_messages(&mut subs, json));
     let (limits, client, shutdown) = (&x.shared.limits, x.client, &x.shared.shutdown);
     let turn = || limits.wait_to_publish(client, shutdown);
@@ -139,9 +141,10 @@ fn publish_incoming(
     }
 }
 
-/// A gate closing the subscription once a reload withdraws it (its token
-/// revoked): asked at each message offered, so nothing goes out after.
-fn revoked(app: &App, req: &Request, topics: &[Arc<str>]) -> Gate {
+/// A watch closing the subscription once a reload withdraws it (its token
+/// revoked): asked at each message offered, so nothing goes out after, and
+/// by the WebSocket timer, so a quiet one closes within a second.
+fn revoked(app: &App, req: &Request, topics: &[Arc<str>]) -> ws::Watch {
     let access = Arc::clone(&app.access);
     let mut standing = access.standing(req, Action::Subscribe, topics);
     Box::new(move || access.recheck(&mut standing).as_ref().err().map(withdrawn))

@@ -13,10 +13,11 @@
 //! One sink serves every topic of a multi-topic connection; fan-out
 //! threads of different topics offer to it one at a time.
 //!
-//! A sink may hold a [`Gate`], asked at each offer once bound: when it
-//! gives a reason, the connection closes with 1008 and that reason, and
-//! the hub drops the subscriber. The sink knows nothing of why (`ws.rs`
-//! asks whether the token was revoked).
+//! Once bound, each offer first asks the connection's watch
+//! (`ws::Connection::watch`; `ws.rs` has it ask whether the token was
+//! revoked): when it gives a reason, the connection closes with 1008 and
+//! that reason, and the hub drops the subscriber. The shared WebSocket
+//! timer asks the same watch, so a quiet subscription closes too.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -52,16 +53,12 @@ fn frame(m: &Published, json: bool) -> &Bytes {
     slot.get_or_init(|| ws::text_frame(payload(m, json).clone()))
 }
 
-/// Asked before each offer to a bound connection: `Some(reason)` closes it.
-pub type Gate = Box<dyn FnMut() -> Option<String> + Send>;
-
 /// The hub's end of a WebSocket subscriber: kept messages, then a
 /// connection.
 pub struct WsSink {
     json: bool,
     cap: usize,
     state: Mutex<Binding>,
-    gate: Mutex<Option<Gate>>,
 }
 
 enum Binding {
@@ -78,20 +75,7 @@ impl WsSink {
             json,
             cap,
             state: Mutex::new(Binding::Waiting(Vec::new(), false)),
-            gate: Mutex::new(None),
         }
-    }
-
-    /// This sink, asking `gate` before each offer once bound.
-    pub fn gated(self, gate: Gate) -> WsSink {
-        *self.gate.lock().unwrap_or_else(|p| p.into_inner()) = Some(gate);
-        self
-    }
-
-    /// Why the gate closes the connection now, if it does.
-    fn shut(&self) -> Option<String> {
-        let mut gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
-        gate.as_mut().and_then(|ask| ask())
     }
 
     fn state(&self) -> MutexGuard<'_, Binding> {
@@ -126,7 +110,7 @@ impl Sink for WsSink {
                 Offer::Taken
             }
             Binding::Bound(conn) => {
-                if let Some(why) = self.shut() {
+                if let Some(why) = conn.watched() {
                     conn.close(CloseCode::Policy, &why);
                     return Offer::Gone;
                 }
