@@ -5,6 +5,8 @@
 //! /proc/PID/status    VmRSS:     5120 kB         → rss_kib()
 //! /proc/loadavg       3.95 2.15 1.52 …           → load()
 //! /proc/net/sockstat  TCP: inuse 9 … mem 151     → tcp_mem_kib() (pages of 4 KiB)
+//! /proc/net/tcp       0: 0100007F:9C40 … 0A 00000000:000002EE …
+//!                     a listener (state 0A) and its accept queue (rx) → accept_queue()
 //! ```
 //!
 //! "No thread left behind" is [`wait_threads`]: poll the count until it is
@@ -40,6 +42,21 @@ pub fn wait_threads(pid: u32, baseline: usize, limit: Duration) -> (usize, Durat
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Connections waiting in the accept queue of the IPv4 listener on `port`
+/// (for a listening socket, `/proc/net/tcp`'s `rx_queue`); `None` when no
+/// such listener is found.
+pub fn accept_queue(port: u16) -> Option<u64> {
+    let text = fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!(":{port:04X}");
+    text.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let listening = fields.get(3) == Some(&"0A");
+        let ours = fields.get(1).is_some_and(|a| a.ends_with(&local));
+        let (_, rx) = fields.get(4)?.split_once(':')?;
+        (listening && ours).then(|| u64::from_str_radix(rx, 16).ok())?
+    })
 }
 
 /// The 1-minute load average, as `/proc/loadavg` gives it.
