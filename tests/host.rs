@@ -7,6 +7,7 @@
 //! Host: 127.0.0.1:PORT, [::1]:PORT, localhost:PORT, pi, app.localhost            → answered
 //! --allowed-host push.example: Host: push.example (WebSocket from its page)      → 101
 //! HTTP/1.0 without Host                                                          → answered
+//! two Host lines; Host: 127.0.0.1:80.evil.example                                → 400
 //! ```
 
 mod support;
@@ -84,4 +85,24 @@ fn a_listed_name_is_answered_and_its_pages_may_open_websockets() {
     }
     // The same handshake under an unlisted name.
     assert_eq!(handshake("evil.example"), 403);
+}
+
+#[test]
+fn two_hosts_or_one_that_is_not_host_and_port_get_400() {
+    let server = start_server();
+    for (hosts, reason) in [
+        (
+            "Host: 127.0.0.1\r\nHost: evil.example\r\n",
+            "more than one Host header\n",
+        ),
+        (
+            "Host: 127.0.0.1:80.evil.example\r\n",
+            "Host is not host[:port]\n",
+        ),
+        ("Host: evil%2eexample\r\n", "Host is not host[:port]\n"),
+    ] {
+        let raw = format!("GET /healthz HTTP/1.1\r\n{hosts}\r\n");
+        let (head, body) = get(server.addr, raw.as_bytes());
+        assert_eq!((head.status, body.as_str()), (400, reason), "{hosts:?}");
+    }
 }

@@ -113,9 +113,14 @@ fn is_authority(text: &str) -> bool {
 /// # Errors
 /// One line naming the flag.
 pub fn host_name(text: &str) -> Result<String, String> {
+    // A trailing dot (the DNS root) changes nothing: `Host` loses it too.
+    let text = match text.strip_suffix('.') {
+        Some(bare) if bare != "*" => bare,
+        _ => text,
+    };
     let name = text.strip_prefix("*.").unwrap_or(text);
     let fits = text == "*"
-        || (!name.is_empty()
+        || (name.split('.').all(|label| !label.is_empty())
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)));
@@ -152,12 +157,18 @@ mod tests {
     #[test]
     fn allowed_hosts_with_a_scheme_or_port_are_refused() {
         assert_eq!(host_name("Push.Example"), Ok("push.example".to_string()));
+        assert_eq!(
+            host_name("*.corp.example."),
+            Ok("*.corp.example".to_string())
+        );
         assert!(host_name("*").is_ok());
         assert!(host_name("*.example.com").is_ok());
         for bad in [
             "https://push.example",
             "push.example:8080",
             "",
+            ".",
+            "a..b",
             "*.",
             "a/b",
             "a b",
