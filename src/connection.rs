@@ -91,11 +91,12 @@ pub fn handle(
             extra_headers: Vec::new(),
         };
         let outcome = respond(&mut exchange, app);
-        let (who, unsent) = (Who(peer, exchange.client), exchange.body.awaiting());
+        let (who, unfinished) = (Who(peer, exchange.client), exchange.body.unfinished());
         log_access(who, &req, outcome.status, out.bytes - bytes_before, started);
-        if unsent {
-            // A client may send its body without waiting: let the answer
-            // arrive before the close, not be lost to a reset.
+        if unfinished {
+            // Body bytes may still come (sent without waiting, or past an
+            // error): let the answer arrive before the close, not be lost
+            // to a reset.
             linger_close(&stream);
             break;
         }

@@ -195,6 +195,28 @@ fn chunked_body_over_limit_gets_413_and_close() {
 }
 
 #[test]
+fn a_body_refused_after_the_go_ahead_is_answered_then_closed_without_a_reset() {
+    let server = start_server_with(|c| c.http.max_body_bytes = 100);
+    let mut c = connect(server.addr);
+    c.send(
+        b"POST /topics/news HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\
+          Expect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(c.head().raw, "HTTP/1.1 100 Continue\r\n\r\n");
+    // 128 bytes, past the cap, then 192 KiB more still on their way: a
+    // close with them unread would be a reset, which can take the 413
+    // with it and fails `expect_closed`'s read.
+    let data = "x".repeat(64);
+    let more = format!("8000\r\n{}\r\n", "y".repeat(0x8000)).repeat(6);
+    c.send(format!("40\r\n{data}\r\n40\r\n{data}\r\n{more}").as_bytes());
+    expect_rejected(
+        &mut c,
+        "HTTP/1.1 413 Content Too Large",
+        "request body over 100 bytes\n",
+    );
+}
+
+#[test]
 fn malformed_chunk_size_gets_400_and_close() {
     rejects(
         b"POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\

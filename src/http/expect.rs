@@ -41,12 +41,20 @@ pub enum Body {
         /// Whether the connection may go on once the body is read.
         keep_alive: bool,
     },
+    /// Read in part, then refused (too large, badly framed, too slow).
+    Broken,
 }
 
 impl Body {
     /// Whether the body is still unsent (the handler never asked for it).
     pub fn awaiting(&self) -> bool {
         matches!(self, Body::Awaiting { .. })
+    }
+
+    /// Whether some of the body may still be on its way: unsent, or cut
+    /// short by an error. The connection then ends with a lingering close.
+    pub fn unfinished(&self) -> bool {
+        matches!(self, Body::Awaiting { .. } | Body::Broken)
     }
 
     /// Takes the body (a second call gets an empty one). One still unsent
@@ -64,12 +72,15 @@ impl Body {
     ) -> Result<(Vec<u8>, Option<bool>)> {
         match std::mem::replace(self, Body::Read(Vec::new())) {
             Body::Read(bytes) => Ok((bytes, None)),
+            Body::Broken => Ok((Vec::new(), None)),
             Body::Awaiting {
                 framing,
                 keep_alive,
             } => {
+                *self = Body::Broken;
                 out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
                 let bytes = body::read_body(inbound, framing, config)?;
+                *self = Body::Read(Vec::new());
                 Ok((bytes, Some(keep_alive)))
             }
         }
