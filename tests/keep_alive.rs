@@ -52,6 +52,21 @@ fn expect_100_continue_to_a_handler_that_takes_no_body_gets_no_go_ahead_and_a_cl
 }
 
 #[test]
+fn expect_100_continue_to_a_bad_topic_gets_400_before_any_go_ahead() {
+    let server = start_server();
+    let mut c = connect(server.addr);
+    c.send(
+        b"POST /topics/no%20spaces HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\
+          Expect: 100-continue\r\n\r\n",
+    );
+    let (head, body) = c.response();
+    assert_eq!(head.raw.lines().next(), Some("HTTP/1.1 400 Bad Request"));
+    assert_eq!(head.header("Connection"), Some("close"));
+    assert_eq!(body, "topic name must be 1 to 64 of A-Z a-z 0-9 _ -\n");
+    c.expect_closed();
+}
+
+#[test]
 fn head_of_a_stream_over_http10_keep_alive_says_close_and_closes() {
     let server = start_server();
     let mut c = connect(server.addr);

@@ -22,6 +22,7 @@ use crate::endpoints::App;
 use crate::error::{Error, Result};
 use crate::http::exchange::{Exchange, Outcome, reply};
 use crate::http::origin;
+use crate::hub::{BAD_TOPIC, valid_topic};
 
 /// Publishes the request body to `topic`.
 pub fn publish(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
@@ -34,11 +35,15 @@ pub fn publish(x: &mut Exchange, app: &App, topic: &str) -> Result<Outcome> {
     if topic.contains(',') {
         return Err(Error::BadRequest("publish to one topic at a time"));
     }
+    if !valid_topic(topic) {
+        return Err(BAD_TOPIC);
+    }
     app.access.check(x.req, Action::Publish, &[topic])?;
-    // Only now, with access granted, may a client that asked first send its body.
-    let text = String::from_utf8(x.body()?).map_err(|_| Error::NotText)?;
     // Past --publish-rate: 429 with Retry-After (`limits/`).
     x.shared.limits.publish(x.client)?;
+    // Only now, everything else decided, may a client that asked first
+    // send its body (`http/expect.rs`).
+    let text = String::from_utf8(x.body()?).map_err(|_| Error::NotText)?;
     let receipt = app.hub.publish(topic, text)?;
     let body = line(json(&Receipt {
         id: receipt.id,
