@@ -103,6 +103,19 @@ fn upgrade_without_connection_upgrade_gets_400() {
 }
 
 #[test]
+fn upgrade_with_a_body_gets_400_and_its_bytes_are_never_frames() {
+    // A ping frame as the "body": it must not be answered with a pong.
+    let head = refused(
+        b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Content-Length: 6\r\nExpect: 100-continue\r\n\r\n\x89\x80abcd",
+        "HTTP/1.1 400 Bad Request",
+        "a WebSocket handshake has no body",
+    );
+    assert_eq!(head.header("Connection"), Some("close"));
+}
+
+#[test]
 fn key_not_base64_of_16_bytes_gets_400() {
     // "c2hvcnQ=" is base64 of "short": 5 bytes, not 16.
     refused(

@@ -52,7 +52,8 @@ pub struct Accepted {
 /// Checks an upgrade request.
 ///
 /// # Errors
-/// 405 for a method other than GET, 400 for a malformed upgrade, 426 for a
+/// 405 for a method other than GET, 400 for a malformed upgrade (one
+/// with a body included), 426 for a
 /// version other than 13, 403 for an origin not allowed.
 pub fn check(req: &Request, config: &Config) -> Result<Accepted> {
     if req.method != "GET" {
@@ -66,6 +67,13 @@ pub fn check(req: &Request, config: &Config) -> Result<Accepted> {
     }
     if !req.header_has_token("Connection", "upgrade") {
         return Err(Error::BadRequest("expected Connection: Upgrade"));
+    }
+    // What follows the head is frames: a body there could never be read as one.
+    let sized = req
+        .header("Content-Length")
+        .is_some_and(|n| n.trim() != "0");
+    if sized || req.header("Transfer-Encoding").is_some() {
+        return Err(Error::BadRequest("a WebSocket handshake has no body"));
     }
     if req.header("Sec-WebSocket-Version").map(str::trim) != Some("13") {
         return Err(Error::UpgradeRequired);
