@@ -38,7 +38,7 @@ pub enum Stop {
     Usage(String),
 }
 
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(
     name = "tinypush",
     version,
@@ -52,7 +52,7 @@ struct Cli {
 
 // Parsed once at start, like `Command`.
 #[allow(clippy::large_enum_variant)]
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 enum Sub {
     /// Serve the demo endpoints and static files.
     Serve(ServeArgs),
@@ -60,7 +60,7 @@ enum Sub {
     Client(ClientArgs),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args)]
 struct ClientArgs {
     /// The WebSocket to connect to, like ws://127.0.0.1:8080/echo.
     url: String,
@@ -76,8 +76,8 @@ struct ClientArgs {
     /// Send nothing: print what arrives until Ctrl-C or the server closes.
     #[arg(long, conflicts_with_all = ["message", "count", "interval"])]
     listen: bool,
-    /// Access token, sent as `Authorization: Bearer` (kept out of the URL,
-    /// where `ps` and logs would show it).
+    /// Access token, sent as `Authorization: Bearer` (not in the URL, where
+    /// logs show it; TINYPUSH_TOKEN keeps it out of `ps` too).
     #[arg(
         long,
         env = "TINYPUSH_TOKEN",

@@ -32,7 +32,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use crate::access;
 
 /// What `tinypush client` was asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Options {
     /// `ws://host:port/path`.
     pub url: String,
@@ -46,6 +46,20 @@ pub struct Options {
     pub listen: bool,
     /// Sent as `Authorization: Bearer` with the handshake.
     pub token: Option<String>,
+}
+
+/// Shows the token as `REDACTED`: a debug print must not carry it.
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("url", &access::redacted(&self.url))
+            .field("message", &self.message)
+            .field("interval", &self.interval)
+            .field("count", &self.count)
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| access::REDACTED))
+            .finish()
+    }
 }
 
 /// How long the client waits for replies after its last send.
