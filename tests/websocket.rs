@@ -520,22 +520,14 @@ fn timestamped(line: &str) -> &str {
     message
 }
 
+/// The client's flags for three `hi`s, 20 ms apart.
+const THREE_HIS: [&str; 6] = ["--message", "hi", "--count", "3", "--interval", "20ms"];
+
 #[test]
 fn client_sends_count_messages_and_prints_each_echo() {
     let server = ChildServer::start(&[]);
     let url = format!("ws://{}/echo", server.addr);
-    let out = run_client(
-        &[
-            &url,
-            "--message",
-            "hi",
-            "--count",
-            "3",
-            "--interval",
-            "20ms",
-        ],
-        &[],
-    );
+    let out = run_client(&[&[url.as_str()], &THREE_HIS[..]].concat(), &[]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -550,18 +542,7 @@ fn client_sends_count_messages_and_prints_each_echo() {
 fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
     let server = ChildServer::start(&["--ws-heartbeat", "10ms"]);
     let url = format!("ws://{}/ws", server.addr);
-    let out = run_client(
-        &[
-            &url,
-            "--message",
-            "hi",
-            "--count",
-            "3",
-            "--interval",
-            "20ms",
-        ],
-        &[],
-    );
+    let out = run_client(&[&[url.as_str()], &THREE_HIS[..]].concat(), &[]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let mut echoes = 0;
