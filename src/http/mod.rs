@@ -29,3 +29,12 @@ pub mod origin;
 pub mod request;
 pub mod response;
 pub mod stream;
+
+/// A connected pair on loopback, `(server end, client end)`: for unit tests.
+#[cfg(test)]
+pub fn socket_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let client = std::net::TcpStream::connect(listener.local_addr().expect("local address"))
+        .expect("connect");
+    (listener.accept().expect("accept").0, client)
+}

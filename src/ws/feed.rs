@@ -78,21 +78,15 @@ impl<S: Write> Write for Feed<'_, S> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::TcpListener;
     use std::sync::Arc;
 
     use tungstenite::Message;
     use tungstenite::protocol::{Role, WebSocketContext};
 
     use super::*;
+    // The server end for the feed, the client end to read what it writes.
+    use crate::http::socket_pair as pair;
     use crate::metrics::Metrics;
-
-    /// A socket pair: the server end for the feed, the client end to read what it writes.
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (listener.accept().unwrap().0, client)
-    }
 
     /// RFC 6455, section 5.7: a masked text frame "Hello".
     const MASKED_HELLO: [u8; 11] = [

@@ -59,13 +59,7 @@ pub fn cap(stream: &TcpStream, bytes: usize) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        (listener.accept().unwrap().0, client)
-    }
+    use crate::http::socket_pair as pair;
 
     #[test]
     fn the_kernel_doubles_the_cap() {
