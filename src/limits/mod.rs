@@ -136,10 +136,16 @@ impl Limits {
     }
 
     /// Waits until `client` may publish, taking the token; `false` when
-    /// `shutdown` disconnects first. Each wait is for one token's time;
-    /// another connection of the same client may take it first, and then
-    /// this one waits again.
-    pub fn wait_to_publish(&self, client: IpAddr, shutdown: &Receiver<()>) -> bool {
+    /// `shutdown` disconnects first, or `gone` (asked after each wait) says
+    /// the connection has closed meanwhile. Each wait is for one token's
+    /// time; another connection of the same client may take it first, and
+    /// then this one waits again.
+    pub fn wait_to_publish(
+        &self,
+        client: IpAddr,
+        shutdown: &Receiver<()>,
+        gone: impl Fn() -> bool,
+    ) -> bool {
         let Some(rates) = &self.publish else {
             return true;
         };
@@ -156,6 +162,9 @@ impl Limits {
             select! {
                 recv(shutdown) -> _ => return false,
                 default(wait) => {}
+            }
+            if gone() {
+                return false;
             }
         }
     }
@@ -238,10 +247,13 @@ mod tests {
     fn a_held_publisher_lets_go_at_shutdown() {
         let l = limits(|a| a.publish_rate = Some(1));
         let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
-        assert!(l.wait_to_publish(ip("10.0.0.1"), &shutdown), "the burst");
+        assert!(
+            l.wait_to_publish(ip("10.0.0.1"), &shutdown, || false),
+            "the burst"
+        );
         drop(stop);
         // The next token is a second away; the shutdown ends the wait now.
-        assert!(!l.wait_to_publish(ip("10.0.0.1"), &shutdown));
+        assert!(!l.wait_to_publish(ip("10.0.0.1"), &shutdown, || false));
         assert!(l.publish(ip("10.0.0.2")).is_ok(), "another client");
         let e = l.publish(ip("10.0.0.1")).unwrap_err();
         assert!(
@@ -257,12 +269,26 @@ mod tests {
     }
 
     #[test]
+    fn a_held_publisher_lets_go_once_its_connection_is_gone() {
+        let l = limits(|a| a.publish_rate = Some(1));
+        let (_stop, shutdown) = crossbeam_channel::bounded::<()>(0);
+        assert!(
+            l.wait_to_publish(ip("10.0.0.1"), &shutdown, || true),
+            "the burst"
+        );
+        // The next token is a second away: one wait, then `gone` ends it
+        // without the token, which the next publish of the client still finds.
+        assert!(!l.wait_to_publish(ip("10.0.0.1"), &shutdown, || true));
+        assert!(l.wait_to_publish(ip("10.0.0.1"), &shutdown, || false));
+    }
+
+    #[test]
     fn without_a_rate_publishing_is_never_held() {
         let l = limits(|_| {});
         let (_stop, shutdown) = crossbeam_channel::bounded::<()>(0);
         for _ in 0..100 {
             assert!(l.publish(ip("10.0.0.1")).is_ok());
-            assert!(l.wait_to_publish(ip("10.0.0.1"), &shutdown));
+            assert!(l.wait_to_publish(ip("10.0.0.1"), &shutdown, || false));
         }
     }
 }

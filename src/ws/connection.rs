@@ -183,6 +183,11 @@ impl Connection {
         self.inner.watched()
     }
 
+    /// Whether a close has begun, from either side or the timer.
+    pub fn closing(&self) -> bool {
+        self.inner.closing()
+    }
+
     /// Reports disconnection once the writer thread has ended.
     pub fn closed(&self) -> &Receiver<()> {
         &self.inner.writer_alive

@@ -95,7 +95,8 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     conn.watch(revoked(app, x.req, &selection.topics));
     sink.bind(&conn, first_messages(&mut subs, json));
     let (limits, client, shutdown) = (&x.shared.limits, x.client, &x.shared.shutdown);
-    let turn = || limits.wait_to_publish(client, shutdown);
+    // Held for the publish rate no longer than the connection lives.
+    let turn = || limits.wait_to_publish(client, shutdown, || conn.closing());
     publish_incoming(incoming, &conn, app, &mut publish_to, turn);
     drop(subs);
     x.out.bytes += conn.bytes_written();
@@ -122,9 +123,10 @@ fn publish_incoming(
     for message in incoming {
         let refusal = match (message, &mut *to) {
             _ if refused => continue,
+            // The rate's wait first: a reload during it is decided after.
+            (Message::Text(_), Ok(_)) if !turn() => continue,
             (Message::Text(text), Ok((topic, standing))) => match app.access.recheck(standing) {
                 Err(e) => (CloseCode::Policy, refusal(e)),
-                Ok(()) if !turn() => continue,
                 Ok(()) => match app.hub.publish(topic, text.to_string()) {
                     Ok(_) => continue,
                     Err(e) => (CloseCode::Policy, e.to_string()),
