@@ -1,7 +1,7 @@
 //! Command line: `argv` to a [`Command`], with `--help`, `--version` and
 //! one-line errors.
 //!
-//! The server's flags are the fields of [`Config`] (see `config.rs`); this
+//! The server's flags are the fields of [`Config`] (see `config/`); this
 //! file adds the subcommands, the log level and the client's flags.
 
 use std::ffi::OsString;

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! POST /topics/t HTTP/1.1\r\nHost: faults\r\nContent-Length: 5\r\n\r\nhello
-//! HTTP/1.1 200 OK\r\n…Content-Length: 40\r\n\r\n{"id":7,"topic":"t","receivers":3}
+//! HTTP/1.1 200 OK\r\n…Content-Length: 35\r\n\r\n{"id":7,"topic":"t","receivers":3}\n
 //! ```
 //!
 //! Each socket may take a small receive buffer (set before connect, so the

@@ -11,7 +11,7 @@
 //! Host: 127.0.0.1:8080\r\n        an address: answered
 //! Host: localhost:8080\r\n        a name without a dot, or *.localhost: answered
 //! Host: push.example\r\n          answered with --allowed-host push.example
-//! Host: evil.example:8080\r\n     403 this server does not answer to that name
+//! Host: evil.example:8080\r\n     403 this server does not answer to that host name (--allowed-host)
 //! ```
 //!
 //! An outside page can only own a name with a dot in public DNS: a name

@@ -3,11 +3,11 @@
 //! ```text
 //! inbound.rs   bytes off the socket until a whole head has come (caps, deadlines)
 //! request.rs   the head parsed: method, target, headers        → 400, 431, 505
-//! host.rs      whether this server answers to the Host named (DNS rebinding) → 403
-//! forwarded.rs who the client is behind a trusted proxy (X-Forwarded-For)
-//! origin.rs    whether a browser page may act here (same origin, --cors-origin)
 //! body.rs      how long the body is, and reading it            → 411, 413, 400
 //! expect.rs    Expect: 100-continue, the body read when a handler asks
+//! host.rs      whether this server answers to the Host named (DNS rebinding) → 400, 403
+//! forwarded.rs who the client is behind a trusted proxy (X-Forwarded-For)
+//! origin.rs    whether a browser page may act here (same origin, --cors-origin)
 //! exchange.rs  what a handler gets and returns; every error reply
 //! response.rs  status line and headers, fixed-length bodies
 //! chunked.rs   chunked transfer coding, for bodies of unknown length

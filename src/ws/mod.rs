@@ -43,7 +43,8 @@
 //!
 //! Close codes sent: 1000 normal, 1001 server shutting down or client
 //! silent, 1002 protocol error, 1003 binary on a text topic, 1007 invalid
-//! UTF-8, 1008 client too slow or a refused publish, 1009 message too big.
+//! UTF-8, 1008 client too slow, a refused publish or a subscription's token
+//! revoked (the connection's watch), 1009 message too big.
 //! Not supported: extensions (permessage-deflate), fragmented sends.
 
 mod connection;
