@@ -53,10 +53,7 @@ fn post(addr: SocketAddr, target: &str, headers: &str) -> (Head, String) {
 #[test]
 fn publish_without_a_token_gets_401_with_a_bearer_challenge() {
     let server = server(None);
-    let (head, body) = get(
-        server.addr,
-        b"POST /topics/alerts-disk HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
-    );
+    let (head, body) = post(server.addr, "/topics/alerts-disk", "");
     assert_eq!(
         head.raw,
         "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain; charset=utf-8\r\n\

@@ -58,15 +58,19 @@ fn a_fifo_is_read_at_start_refused_at_reload_and_sigterm_still_works() {
     assert!(made.unwrap().success());
     // The server's first read of the FIFO waits for this writer.
     let path = file.clone();
-    let writer = std::thread::Builder::new()
+    let (written, done) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
         .name("fifo-writer".into())
         .spawn(move || {
             let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
             fifo.write_all(AUTH_FILE.as_bytes()).unwrap();
+            let _ = written.send(());
         })
         .unwrap();
     let mut server = ChildServer::start(&["--auth-file", file.to_str().unwrap()]);
-    writer.join().unwrap();
+    // Bounded: a server that never opened the FIFO fails here, not hangs.
+    done.recv_timeout(Duration::from_secs(5))
+        .expect("the server read the FIFO");
     server.wait_log("2 tokens");
     server.wait_log("is not a regular file: read once now, SIGHUP cannot re-read it");
     // No writer now: opening the FIFO to read would wait for ever.
@@ -178,8 +182,11 @@ fn anonymous_read_warns_that_narrow_subscribe_lists_add_nothing() {
         "{line}"
     );
 
-    let quiet = ChildServer::start(&["--auth-file", file.to_str().unwrap(), "--anonymous", "none"]);
+    let mut quiet =
+        ChildServer::start(&["--auth-file", file.to_str().unwrap(), "--anonymous", "none"]);
     assert!(writer_publishes(quiet.addr));
+    // Every line up to that publish's, whenever the warning would come.
+    quiet.wait_log("\"POST /topics/alerts-a\" 200");
     let warned = quiet
         .seen()
         .iter()

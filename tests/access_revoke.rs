@@ -17,7 +17,7 @@ mod support;
 use std::net::SocketAddr;
 
 use support::{
-    AUTH_FILE, ChildServer, StreamReader, auth_file, connect, get, ws_connect, ws_expect_close,
+    AUTH_FILE, ChildServer, auth_file, connect, get, open_stream, ws_connect, ws_expect_close,
     ws_frame, ws_text,
 };
 
@@ -92,19 +92,19 @@ fn an_sse_and_an_ndjson_stream_whose_token_was_revoked_end_with_an_error_at_once
     // Keepalives every 25 s (the default): the streams are quiet, and only
     // the reload itself can wake them within the reads' 5 s.
     let (mut server, file) = server(&[]);
-    let mut sse = connect(server.addr);
-    sse.send(b"GET /topics/news/sse?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(sse.head().status, 200);
-    let mut ndjson = connect(server.addr);
-    ndjson.send(b"GET /topics/news/stream?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(ndjson.head().status, 200);
+    let mut sse = open_stream(
+        server.addr,
+        b"GET /topics/news/sse?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    let mut ndjson = open_stream(
+        server.addr,
+        b"GET /topics/news/stream?token=r-s3cret-2 HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
     reload(&mut server, &file, WRITER_ONLY);
     let expected = "{\"event\":\"error\",\"topic\":\"news\",\"error\":\"token revoked\"}";
-    let mut sse = StreamReader::new(sse);
     let block = sse.raw_event();
     assert_eq!(block, Some(format!("event: error\ndata: {expected}")));
     assert_eq!(sse.raw_event(), None, "the body ends");
-    let mut ndjson = StreamReader::new(ndjson);
     assert_eq!(ndjson.line().as_deref(), Some(expected));
     assert_eq!(ndjson.line(), None, "the body ends");
 }

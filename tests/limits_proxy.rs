@@ -65,6 +65,13 @@ fn from_a_peer_not_trusted_x_forwarded_for_is_ignored() {
     let mut second = connect_from(server.addr, "127.0.0.2");
     second.send(&healthz_for("203.0.113.9"));
     assert_eq!(second.head().status, 429);
+    // A stream from another untrusted peer naming 203.0.113.7 does not take
+    // that client's one place: through the trusted proxy it is still free.
+    let mut stream = connect_from(server.addr, "127.0.0.3");
+    stream.send(b"GET /topics/t/sse HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n");
+    assert_eq!(stream.head().status, 200);
+    let mut proxy = connect(server.addr);
+    assert_eq!(status_for(&mut proxy, "203.0.113.7"), 200);
 }
 
 #[test]

@@ -77,7 +77,14 @@ fn publish(source: [u8; 4], addr: SocketAddr, topic: &str, every: Duration) -> T
         let reader = match conn.take() {
             Some(reader) => conn.insert(reader),
             None => match connect_from(source, addr, None) {
-                Ok(s) => conn.insert(BufReader::new(s)),
+                // A stalled server fails the case instead of hanging it.
+                Ok(s) => match s.set_read_timeout(Some(Duration::from_secs(10))) {
+                    Ok(()) => conn.insert(BufReader::new(s)),
+                    Err(e) => {
+                        tally.other.push(format!("read timeout: {e}"));
+                        continue;
+                    }
+                },
                 Err(e) => {
                     tally.other.push(format!("connect: {e}"));
                     continue;
