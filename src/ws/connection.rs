@@ -169,18 +169,23 @@ impl Connection {
         }
     }
 
-    /// Has `watch` asked, at each [`Connection::watched`] (a fan-out's
-    /// offer) and at each scan of the shared timer (at most a second
-    /// apart), whether the connection must close: `Some(reason)` closes it
-    /// with 1008. A quiet connection so closes without waiting for a message.
+    /// Has `watch` asked, at each [`Connection::close_if_watched`] (a
+    /// fan-out's offer) and at each scan of the shared timer (at most a
+    /// second apart), whether the connection must close: `Some(reason)`
+    /// closes it with 1008. A quiet connection so closes without waiting
+    /// for a message.
     pub fn watch(&self, watch: Watch) {
         self.inner.set_watch(watch);
     }
 
-    /// Asks the watch: `Some(reason)` when the connection must close, which
-    /// the caller does.
-    pub fn watched(&self) -> Option<String> {
-        self.inner.watched()
+    /// Asks the watch, and closes with 1008 and its reason when it says so;
+    /// returns whether it did.
+    pub fn close_if_watched(&self) -> bool {
+        let Some(why) = self.inner.watched() else {
+            return false;
+        };
+        self.close(CloseCode::Policy, &why);
+        true
     }
 
     /// Whether a close has begun, from either side or the timer.

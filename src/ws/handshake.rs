@@ -36,6 +36,7 @@ use tungstenite::handshake::derive_accept_key;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::http::body::{self, Framing};
 use crate::http::origin;
 use crate::http::request::Request;
 use crate::http::response::Head;
@@ -68,11 +69,9 @@ pub fn check(req: &Request, config: &Config) -> Result<Accepted> {
     if !req.header_has_token("Connection", "upgrade") {
         return Err(Error::BadRequest("expected Connection: Upgrade"));
     }
-    // What follows the head is frames: a body there could never be read as one.
-    let sized = req
-        .header("Content-Length")
-        .is_some_and(|n| n.trim() != "0");
-    if sized || req.header("Transfer-Encoding").is_some() {
+    // What follows the head is frames: a body there could never be read as
+    // one. The framing as `connection.rs` decided it.
+    if body::framing(req, &config.http)? != Framing::Empty {
         return Err(Error::BadRequest("a WebSocket handshake has no body"));
     }
     if req.header("Sec-WebSocket-Version").map(str::trim) != Some("13") {

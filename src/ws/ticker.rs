@@ -89,8 +89,7 @@ fn scan(timer: &Timer, now: Instant) {
             Connection::from_inner(inner).close(CloseCode::Away, "client silent");
             continue;
         }
-        if let Some(why) = inner.watched() {
-            Connection::from_inner(inner).close(CloseCode::Policy, &why);
+        if Connection::from_inner(Arc::clone(&inner)).close_if_watched() {
             continue;
         }
         if inner.ping_due(now) {

@@ -110,8 +110,7 @@ impl Sink for WsSink {
                 Offer::Taken
             }
             Binding::Bound(conn) => {
-                if let Some(why) = conn.watched() {
-                    conn.close(CloseCode::Policy, &why);
+                if conn.close_if_watched() {
                     return Offer::Gone;
                 }
                 let frame = |i: usize| frame(&messages[i], self.json).clone();
