@@ -5,7 +5,7 @@
 //! Server::start(spec) ─► Watch::start   baseline threads, probe, sampler
 //!                        … the case's own load …
 //!                        Watch::finish  probes: keep-alive /healthz each ≤ 100 ms,
-//!                                       fresh-connection max ≤ 250 ms, p99 ≤ 100 ms
+//!                                       fresh-connection max ≤ 500 ms, p99 ≤ 100 ms
 //!                                       (see probe/: from 1,000 answers, and over the run)
 //!                                       threads back to the baseline (bounded wait)
 //!                                       RSS (every 100 ms) under the case's bound

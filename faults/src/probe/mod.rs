@@ -12,24 +12,27 @@
 //! [`BOUND`].
 //!
 //! The fresh probe shows a stalled accept loop, which the kept connection
-//! cannot. Its answers must have p99 ≤ [`BOUND`] and max ≤ [`FRESH_MAX`]:
-//! accepting a connection starts a thread for it, and while a case opens
-//! or closes thousands of connections at once, the probe's connection
-//! waits in the listen queue behind them and its new thread queues for
-//! one of the machine's 2 cores behind thousands of others starting or
-//! ending (measured 101–188 ms at worst, while the server's access log
-//! gave those same requests ≤ 8–64 ms; up to 206 ms over 20 runs of
-//! never-read, as 5,000 threads start at once and later end at once). The
-//! bound still catches an accept loop that stops (a miss is 2 s) and a
-//! listen queue that overflows: the kernel drops the SYN and the client
-//! sends it again a whole second later.
+//! cannot. Its answers must have p99 ≤ [`BOUND`] and max ≤ [`FRESH_MAX`].
+//! The maximum is set by what it must catch, not by what a quiet machine
+//! measures: an accept loop that stops (a miss is 2 s) and a listen queue
+//! that overflows (the kernel drops the SYN and the client sends it again a
+//! whole second later: once measured, 1,026 ms). Below that, a fresh
+//! connection made while a case opens or closes thousands at once waits in
+//! the listen queue behind them, and its new thread queues for one of the
+//! machine's 2 cores behind thousands of others starting or ending: up to
+//! 206 ms over 20 runs of never-read on a quiet machine, 122–193 ms over 10
+//! beside a busy loop on one core, and 252 ms in a CI run that shared the
+//! machine with other builds (load 1.7), while the server's access log gave
+//! those same requests ≤ 10 ms. So [`FRESH_MAX`] is 500 ms: twice the worst
+//! queueing seen, half the smallest failure it must catch.
 //!
 //! A p99 of a hundred answers is their second slowest, a maximum in
 //! disguise, and most cases last under 5 s (about 100 asks) with their
 //! flood at the start. So a case's own fresh p99 is held to [`BOUND`] from
 //! [`P99_FROM`] answers on (the soak), and every case's fresh answers are
 //! pooled ([`pooled`]): the run's p99 over all of them must be within
-//! [`BOUND`] too (`main.rs`).
+//! [`BOUND`] too, from [`P99_FROM`] answers on as well (`main.rs`; a run of
+//! `--only` short cases is held to each case's own rules).
 //!
 //! A case may also accept 503 while it holds the server at its connection
 //! cap on purpose ([`Probe::allow_503`]); every other status, or no answer
@@ -55,12 +58,12 @@ const EVERY: Duration = Duration::from_millis(50);
 /// Every keep-alive answer, and 99 % of fresh ones, within this.
 pub const BOUND: Duration = Duration::from_millis(100);
 /// Answers a case needs before its own fresh p99 is held to [`BOUND`].
-const P99_FROM: usize = 1000;
+pub const P99_FROM: usize = 1000;
 /// The slowest fresh-connection answer allowed (see the module doc).
-pub const FRESH_MAX: Duration = Duration::from_millis(250);
+pub const FRESH_MAX: Duration = Duration::from_millis(500);
 
 /// The rule, as the table states it.
-pub const RULE: &str = "/healthz every 50 ms: keep-alive each ≤ 100 ms; fresh connection max ≤ 250 ms, \
+pub const RULE: &str = "/healthz every 50 ms: keep-alive each ≤ 100 ms; fresh connection max ≤ 500 ms, \
     p99 ≤ 100 ms (in a case from 1,000 answers, and pooled over the run)";
 
 /// Every fresh-connection answer of the run, for [`pooled`].
