@@ -35,6 +35,7 @@ e2e: release
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --lib
 	cd faults && $(CARGO) fmt --check
 	cd faults && CARGO_TARGET_DIR=target $(CARGO) clippy -- -D warnings
 

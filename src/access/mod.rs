@@ -239,7 +239,7 @@ impl Access {
 
 impl Access {
     /// Decides whether `req` may do `action` to `topics` (as
-    /// [`Access::decide`]) and keeps the decision for [`Access::recheck`].
+    /// `Access::decide`) and keeps the decision for [`Access::recheck`].
     pub fn standing<T: AsRef<str>>(&self, req: &Request, action: Action, topics: &[T]) -> Standing {
         let token = token::presented(req).map(std::borrow::Cow::into_owned);
         // Read before the policy is: a reload in between shows as a change.

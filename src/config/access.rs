@@ -31,7 +31,7 @@ pub struct AccessConfig {
         value_name = "TOKEN"
     )]
     pub publish_token: Option<String>,
-    /// An origin (like https://app.example) whose pages may publish,
+    /// An origin (like `https://app.example`) whose pages may publish,
     /// subscribe and open WebSockets besides the server's own; repeatable;
     /// '*' allows every origin.
     #[arg(

@@ -68,7 +68,7 @@ pub fn requested(req: &Request, header: bool) -> Result<Option<Cursor>> {
 /// Parses one cursor.
 ///
 /// # Errors
-/// [`NOT_A_CURSOR`], [`ID_TOO_BIG`] or [`TOPIC_TWICE`].
+/// `NOT_A_CURSOR`, `ID_TOO_BIG` or `TOPIC_TWICE` (400).
 pub fn parse(text: &str) -> Result<Cursor> {
     if text.contains(':') {
         return per_topic(text).map(Cursor::PerTopic);
@@ -87,7 +87,7 @@ impl Cursor {
     /// composite leaves out (it starts live).
     ///
     /// # Errors
-    /// [`TOPIC_UNKNOWN`] for a composite naming a topic not in `topics`.
+    /// `TOPIC_UNKNOWN` (400) for a composite naming a topic not in `topics`.
     pub fn starts<T: AsRef<str>>(&self, topics: &[T]) -> Result<Vec<Option<Since>>> {
         match self {
             Cursor::Every(since) => Ok(vec![Some(*since); topics.len()]),
