@@ -6,8 +6,9 @@
 //! static files. Every thread, and what wakes it:
 //!
 //! ```text
-//! main ── signal thread: SIGINT/SIGTERM → ShutdownHandle::shutdown,
-//!                       SIGHUP → auth-reload thread → Access::reload
+//! main ── signals: SIGINT/SIGTERM → ShutdownHandle::shutdown,
+//!  │              SIGHUP → auth-reload thread → Access::reload
+//!  ├─ allocator     after a burst of connections ends, gives freed memory back
 //!  └─ accept thread (Server::run)
 //!       ├─ conn-{peer}   one per connection: read request → route → respond
 //!       │    ├─ a stream: select! { woken, tick, deadline, closed, shutdown }
@@ -17,7 +18,10 @@
 //!       │                stream's `closed` Sender when its client hangs up
 //!       └─ ws-timer      every WebSocket's pings and silence deadline
 //! hub: topics → { last id, history, subscribers' sinks, unsent }
-//!  └─ fanout-{n}   one per core: hands each topic's unsent messages to its sinks
+//!  ├─ fanout-{n}     one per core: hands each topic's unsent messages to its sinks
+//!  ├─ store-commit   with --data-dir: numbers and writes every waiting publish
+//!  │                 in one transaction, one fsync, then acknowledges them
+//!  └─ redis-listen   with --redis: the shared channel, into the hub in Redis's order
 //! ```
 //!
 //! A fan-out thread writes the messages published since its last pass
@@ -31,7 +35,9 @@
 //! [`connection`] (the keep-alive loop and the route table), [`endpoints`]
 //! (what each path does), [`access`] (who may publish and subscribe), then
 //! the protocol parts they use: [`http`], [`sse`], [`watcher`] and
-//! [`ws`]; the topic [`hub`]; the per-client [`limits`]; and at the bottom
+//! [`ws`]; the topic [`hub`], with [`send_now`] for its fan-out, its disk
+//! history in [`store`] and its nodes' shared channel in [`cluster`]; the
+//! per-client [`limits`] and the [`threads`] budget; and at the bottom
 //! [`metrics`], [`clock`], [`config`] and [`error`]. [`cli`] and [`client`]
 //! serve the command.
 //!

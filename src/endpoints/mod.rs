@@ -8,6 +8,7 @@
 //! cors.rs          OPTIONS preflights and Access-Control-* headers for /topics/
 //! static_files.rs  GET /<file> from the static folder
 //! params.rs        query numbers and the /event demo's cursor
+//! app.rs           what they share beyond HTTP: the hub, the access policy, ws-timer
 //! ```
 //!
 //! Each handler takes the [`Exchange`](crate::http::exchange::Exchange) (the
