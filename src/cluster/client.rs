@@ -1,6 +1,6 @@
 //! This node's side of Redis: the publish script, and reading a topic's
-//! stream (its history on first use, the messages of a hole), over a small
-//! pool of connections with timeouts.
+//! stream (its history on first use, the messages of a hole), over at most
+//! 16 connections with timeouts (`pool.rs`).
 //!
 //! ```text
 //! EVALSHA <publish.lua> 3 tinypush:{news}:id tinypush:{news}:stream tinypush:{news}:meta hi …
@@ -9,11 +9,13 @@
 //! XRANGE tinypush:{news}:stream 43-0 44-0           (a hole)
 //! ```
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, Script};
+
+use super::pool::{CONNECTIONS, Pool, WAIT};
 
 use super::url::redacted;
 use crate::metrics::Metrics;
@@ -25,8 +27,6 @@ pub const CHANNEL: &str = "tinypush:messages";
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// The longest TTL handed to Redis, in ms (about 285 years).
 const MAX_TTL_MS: u64 = 1 << 53;
-/// Connections kept open for publishing and reading histories.
-const POOL: usize = 8;
 
 /// This node's side of Redis.
 pub struct Cluster {
@@ -34,7 +34,7 @@ pub struct Cluster {
     /// This node's name on the channel: a random number.
     pub node: u64,
     script: Script,
-    pool: Mutex<Vec<Connection>>,
+    pool: Pool,
     /// The listener is subscribed.
     listening: AtomicBool,
     /// The last call on a pooled connection was answered.
@@ -63,18 +63,14 @@ impl Cluster {
             client,
             node: crate::clock::random(),
             script: Script::new(include_str!("publish.lua")),
-            pool: Mutex::new(Vec::new()),
+            pool: Pool::new(CONNECTIONS, WAIT),
             listening: AtomicBool::new(true),
             answering: AtomicBool::new(true),
             metrics,
         };
-        let mut con = cluster
-            .open()
+        cluster
+            .call(|con| redis::cmd("PING").query::<String>(con))
             .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
-        redis::cmd("PING")
-            .query::<String>(&mut con)
-            .map_err(|e| format!("cannot reach Redis at {shown}: {e}"))?;
-        cluster.put_back(con);
         Ok(cluster)
     }
 
@@ -205,9 +201,9 @@ impl Cluster {
         })
     }
 
-    /// Runs `f` on a pooled connection; a connection that failed is not
-    /// kept. Whether the call was answered counts toward
-    /// [`reachable`](Self::reachable) until the next call.
+    /// Runs `f` on a pooled connection, opened if its slot has none; a
+    /// connection that failed is not kept. Whether the call was answered
+    /// counts toward [`reachable`](Self::reachable) until the next call.
     fn call<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>,
@@ -218,30 +214,32 @@ impl Cluster {
             let away = std::io::Error::new(std::io::ErrorKind::NotConnected, "Redis is away");
             return Err(away.into());
         }
-        let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut con = match taken {
-            Some(con) => con,
-            None => self
-                .open()
-                .inspect_err(|_| self.answering.store(false, Ordering::Relaxed))?,
+        let Some(mut lease) = self.pool.lease() else {
+            let busy = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("all {CONNECTIONS} Redis connections busy for {WAIT:?}"),
+            );
+            return Err(busy.into());
         };
-        match f(&mut con) {
-            Ok(value) => {
-                self.answering.store(true, Ordering::Relaxed);
-                self.put_back(con);
-                Ok(value)
-            }
+        let con = match &mut lease.con {
+            Some(con) => con,
+            empty => empty.insert(
+                self.open()
+                    .inspect_err(|_| self.answering.store(false, Ordering::Relaxed))?,
+            ),
+        };
+        let answer = f(con);
+        match &answer {
+            Ok(_) => self.answering.store(true, Ordering::Relaxed),
             Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
                 // The others were opened to the same Redis: likely dead too.
+                lease.discard();
                 self.reset_pool();
                 self.answering.store(false, Ordering::Relaxed);
-                Err(e)
             }
-            Err(e) => {
-                self.put_back(con);
-                Err(e)
-            }
+            Err(_) => {}
         }
+        answer
     }
 
     /// A new connection with read and write timeouts.
@@ -252,17 +250,10 @@ impl Cluster {
         Ok(con)
     }
 
-    /// Drops every pooled connection (after Redis went away and came back,
-    /// each would fail once).
+    /// Closes every idle pooled connection (after Redis went away and came
+    /// back, each would fail once).
     pub fn reset_pool(&self) {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    }
-
-    fn put_back(&self, con: Connection) {
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOL {
-            pool.push(con);
-        }
+        self.pool.clear();
     }
 }
 

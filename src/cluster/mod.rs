@@ -21,7 +21,8 @@
 //! 503; subscribers stay; the listener reconnects and fills what it missed.
 //!
 //! Files: `publish.lua` (the script), `client.rs` (calls to Redis),
-//! `listen.rs` (the channel, reconnecting), `url.rs` (a URL for the log).
+//! `pool.rs` (at most 16 connections for them), `listen.rs` (the channel,
+//! reconnecting), `url.rs` (a URL for the log).
 //!
 //! Keys carry the topic in braces (`tinypush:{news}:id`), so that all three
 //! land on one slot of a Redis Cluster. Left out: one channel per topic
@@ -29,6 +30,7 @@
 
 mod client;
 mod listen;
+mod pool;
 mod url;
 
 pub use client::{CHANNEL, Cluster, Held};
