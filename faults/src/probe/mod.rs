@@ -23,8 +23,8 @@
 //! 206 ms over 20 runs of never-read on a quiet machine, 122–193 ms over 10
 //! beside a busy loop on one core, and 252 ms in a CI run that shared the
 //! machine with other builds (load 1.7), while the server's access log gave
-//! those same requests ≤ 10 ms. So [`FRESH_MAX`] is 500 ms: twice the worst
-//! queueing seen, half the smallest failure it must catch.
+//! those same requests ≤ 10 ms. So [`FRESH_MAX`] is 500 ms: about twice
+//! the worst queueing seen, half the smallest failure it must catch.
 //!
 //! A p99 of a hundred answers is their second slowest, a maximum in
 //! disguise, and most cases last under 5 s (about 100 asks) with their
