@@ -1,7 +1,8 @@
 //! A node's connections to Redis are bounded: a burst of publishers
 //! waiting on a slow Redis shares at most 16 connections (`cluster/pool.rs`)
 //! instead of opening one each, which would take Redis's client limit
-//! from every node sharing it. Redis counts every connection it accepts:
+//! from every node sharing it; and a quiet node keeps reusing one. Redis
+//! counts every connection it accepts:
 //!
 //! ```text
 //! → INFO stats                    ← …total_connections_received:4…
@@ -9,6 +10,9 @@
 //!   48 × POST /topics/burst       each publish is an EVALSHA: in flight at once
 //! → INFO stats                    ← …total_connections_received:21…
 //!   opened by the node = 21 − 4 − 2 (the two commands' own connections) ≤ 16
+//!
+//! → CLIENT LIST                   ← …sub=1… (the node's listener has subscribed)
+//!   30 × POST /topics/quiet one after another → at most 1 connection opened
 //! ```
 //!
 //! This test needs `redis-server`: `make cluster-test` runs it.
@@ -16,6 +20,7 @@
 mod support;
 
 use std::thread;
+use std::time::Duration;
 
 use support::*;
 
@@ -33,6 +38,37 @@ fn connections_received(redis: &RedisServer) -> u64 {
         .find_map(|l| l.strip_prefix("total_connections_received:"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no total_connections_received in {info}"))
+}
+
+/// Waits (at most 10 s) until a client of `redis` is subscribed: the
+/// node's listener, which clears the idle connections once it is.
+fn wait_subscribed(redis: &RedisServer) {
+    let subscribed = wait_until(
+        Duration::from_secs(10),
+        || matches!(redis.command(&["CLIENT", "LIST"]), Reply::Bulk(Some(list)) if list.contains(" sub=1 ")),
+    );
+    assert!(subscribed, "the node's listener never subscribed");
+}
+
+#[test]
+#[ignore = "needs redis-server: make cluster-test"]
+fn a_quiet_node_reuses_one_connection() {
+    let redis = RedisServer::start();
+    let node = node(&redis.url(), &[]);
+    wait_subscribed(&redis);
+    let mut c = connect(node.addr);
+    publish_ok(&mut c, "quiet", "warm-up");
+    let before = connections_received(&redis);
+    for i in 0..30 {
+        publish_ok(&mut c, "quiet", &format!("q{i}"));
+    }
+    // Less this command's connection. One more may be opened if the
+    // listener's clear came after the warm-up.
+    let opened = connections_received(&redis) - before - 1;
+    assert!(
+        opened <= 1,
+        "the node opened {opened} connections to Redis for 30 publishes one after another"
+    );
 }
 
 #[test]

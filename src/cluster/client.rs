@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Client, Connection, Script};
 
-use super::pool::{CONNECTIONS, Pool, WAIT};
+use super::pool::{self, CONNECTIONS, Pool, WAIT};
 
 use super::url::redacted;
 use crate::metrics::Metrics;
@@ -201,7 +201,7 @@ impl Cluster {
         })
     }
 
-    /// Runs `f` on a pooled connection, opened if its slot has none; a
+    /// Runs `f` on the newest idle connection, or a new one; a
     /// connection that failed is not kept. Whether the call was answered
     /// counts toward [`reachable`](Self::reachable) until the next call.
     fn call<T>(
@@ -215,11 +215,7 @@ impl Cluster {
             return Err(away.into());
         }
         let Some(mut lease) = self.pool.lease() else {
-            let busy = std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("all {CONNECTIONS} Redis connections busy for {WAIT:?}"),
-            );
-            return Err(busy.into());
+            return Err(pool::busy());
         };
         let con = match &mut lease.con {
             Some(con) => con,

@@ -21,7 +21,7 @@
 //! 503; subscribers stay; the listener reconnects and fills what it missed.
 //!
 //! Files: `publish.lua` (the script), `client.rs` (calls to Redis),
-//! `pool.rs` (at most 16 connections for them), `listen.rs` (the channel,
+//! `pool.rs` (at most 16 connections for them, reused newest first), `listen.rs` (the channel,
 //! reconnecting), `url.rs` (a URL for the log).
 //!
 //! Keys carry the topic in braces (`tinypush:{news}:id`), so that all three
@@ -35,4 +35,5 @@ mod url;
 
 pub use client::{CHANNEL, Cluster, Held};
 pub use listen::{Inbox, Remote, listen};
+pub use pool::is_busy;
 pub use url::redacted;

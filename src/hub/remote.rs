@@ -31,7 +31,7 @@ use log::warn;
 use super::message::{Published, Receipt, Since};
 use super::topic::{Start, Topic};
 use super::{Hub, MAX_ID, valid_topic};
-use crate::cluster::{Cluster, Inbox, Remote};
+use crate::cluster::{self, Cluster, Inbox, Remote};
 use crate::error::{Error, Result};
 use crate::store::Stored;
 
@@ -41,6 +41,8 @@ const AWAY_WHY: &str = "Redis unreachable; try again";
 pub(super) const AWAY: Error = Error::Unavailable(AWAY_WHY);
 /// The refusal when Redis answered with an error (the log says which).
 const REFUSED: Error = Error::Unavailable("Redis refused the publish; see the server log");
+/// The refusal when every connection to Redis stayed in use (`cluster/pool.rs`).
+const BUSY: Error = Error::Unavailable("every connection to Redis is busy; try again");
 
 impl Hub {
     /// Publishes through Redis; the message comes back on the channel.
@@ -56,7 +58,9 @@ impl Hub {
             .publish(name, data, floor, self.bounds)
             .map_err(|e| {
                 warn!("publish to {name} through Redis failed: {e}");
-                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                if cluster::is_busy(&e) {
+                    BUSY
+                } else if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
                     AWAY
                 } else {
                     REFUSED
@@ -86,7 +90,7 @@ impl Hub {
     pub(super) fn load_from(&self, cluster: &Cluster, name: &Arc<str>) -> Result<Start> {
         let held = cluster.load(name, self.bounds).map_err(|e| {
             warn!("history of {name} not read from Redis: {e}");
-            AWAY
+            if cluster::is_busy(&e) { BUSY } else { AWAY }
         })?;
         let loaded = crate::store::Loaded {
             last_id: held.last_id.min(MAX_ID),
@@ -173,7 +177,8 @@ impl Inbox for Hub {
             return true;
         }
         // Made (its history read) if this node has not used it yet; a
-        // topic over the cap has no subscribers here to miss it.
+        // topic not made (over the cap, or every Redis connection busy) has
+        // no subscribers here to miss it, and is read whole when first used.
         let topic = match self.topic(&remote.topic) {
             Ok(topic) => topic,
             Err(Error::Unavailable(why)) if why == AWAY_WHY => return false,
