@@ -94,7 +94,7 @@ pub fn busy() -> RedisError {
     RedisError::from((ErrorKind::Client, BUSY))
 }
 
-/// Whether `e` is [`busy`]'s: Redis answers, but slower than this node asks.
+/// Whether `e` is `busy`'s: Redis answers, but slower than this node asks.
 pub fn is_busy(e: &RedisError) -> bool {
     e.kind() == ErrorKind::Client && e.to_string().starts_with(BUSY)
 }
