@@ -34,10 +34,22 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 /// Polls every 20 ms, at most `limit`, until `pid` has at most `baseline`
 /// threads. Returns the last count seen and how long it took.
 pub fn wait_threads(pid: u32, baseline: usize, limit: Duration) -> (usize, Duration) {
+    let (now, took) = wait_thread_count(pid, limit, |n| n <= baseline);
+    (now.unwrap_or(usize::MAX), took)
+}
+
+/// Polls every 20 ms, at most `limit`, until `pid`'s thread count
+/// satisfies `done`. Returns the last count seen (`None`: the process is
+/// gone) and how long it took.
+pub fn wait_thread_count(
+    pid: u32,
+    limit: Duration,
+    done: impl Fn(usize) -> bool,
+) -> (Option<usize>, Duration) {
     let start = Instant::now();
     loop {
-        let now = threads(pid).unwrap_or(usize::MAX);
-        if now <= baseline || start.elapsed() >= limit {
+        let now = threads(pid);
+        if now.is_some_and(&done) || start.elapsed() >= limit {
             return (now, start.elapsed());
         }
         thread::sleep(Duration::from_millis(20));

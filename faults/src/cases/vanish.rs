@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::{Ctx, Outcome, Watch};
 use crate::http::{Client, connect_from, metric, reset, source};
+use crate::procfs;
 use crate::report::Row;
 use crate::subscribe::{self, Item, Transport};
 
@@ -66,7 +67,9 @@ pub fn run(ctx: &Ctx) -> Row {
     let pid = server.pid();
     let base = watch.baseline() + 2;
     let all_in = base + 2 * EACH;
-    let held = wait_for_threads(pid, all_in, Duration::from_secs(5));
+    // A connection's thread starts unannounced: wait until all are counted.
+    let (held, _) = procfs::wait_thread_count(pid, Duration::from_secs(5), |n| n >= all_in);
+    let held = held.unwrap_or(0);
     out.figure(format!(
         "{EACH} WS + {EACH} chunked held ({held} server threads, {all_in} expected), then cut"
     ));
@@ -85,7 +88,7 @@ pub fn run(ctx: &Ctx) -> Row {
     );
     // Every cut connection has ended once the threads are back: only then
     // can nothing more be published from them.
-    let (left, took) = crate::procfs::wait_threads(pid, base, Duration::from_secs(15));
+    let (left, took) = procfs::wait_threads(pid, base, Duration::from_secs(15));
     out.figure(format!(
         "cut connections' threads gone in {} ms ({left} threads)",
         took.as_millis()
@@ -97,19 +100,6 @@ pub fn run(ctx: &Ctx) -> Row {
     check_nothing_published(addr, feed, &mut out);
     watch.finish(&mut out, Duration::from_secs(15));
     out.row("vanish", MUST_HOLD, started)
-}
-
-/// Polls every 20 ms, at most `limit`, until `pid` has at least `want`
-/// threads (a connection's thread starts unannounced); the count last seen.
-fn wait_for_threads(pid: u32, want: usize, limit: Duration) -> usize {
-    let start = std::time::Instant::now();
-    loop {
-        let now = crate::procfs::threads(pid).unwrap_or(0);
-        if now >= want || start.elapsed() >= limit {
-            return now;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// Publishes a marker: the subscriber's first message must be it, and the
