@@ -13,11 +13,11 @@
 
 mod support;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use support::{
-    Client, connect, connect_from, metric, metric_in, open_stream, publish_on, sse_message,
-    start_server_with, ws_connect, ws_frame,
+    Client, connect, connect_from, json_message, metric, metric_in, open_stream, publish_on,
+    sse_message, start_server_with, wait_until, ws_connect, ws_frame,
 };
 
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -107,4 +107,49 @@ fn a_websocket_past_the_rate_is_held_not_closed() {
     assert!(first.elapsed().as_millis() >= 500, "{:?}", first.elapsed());
     let limited = "tinypush_limited_total{limit=\"publish_rate\"}";
     assert_eq!(metric(server.addr, limited), 1);
+}
+
+#[test]
+fn a_websocket_held_for_the_rate_publishes_nothing_once_the_server_closes_it() {
+    let server = start_server_with(|c| {
+        c.access.publish_rate = Some(1);
+        c.access.publish_burst = Some(1);
+        c.ws.ping_interval = Duration::from_millis(200);
+        c.ws.timeout = Duration::from_millis(500);
+    });
+    let mut ws = ws_connect(server.addr, "/topics/gone/ws");
+    for n in 1..=6 {
+        ws.send(&ws_frame(0x1, format!("m{n}").as_bytes(), true, true));
+    }
+    // m1 goes out on the burst, m2 waits for its token (1 s); the client
+    // never answers a ping, so the server closes it at about 0.5 s.
+    let (_, opcode, payload) = loop {
+        match ws.read_frame() {
+            (_, 0x9, _) => continue,
+            frame => break frame,
+        }
+    };
+    assert_eq!(
+        (opcode, payload),
+        (0x1, b"m1".to_vec()),
+        "its own first message"
+    );
+    // The handler has returned once the gauge is back at 0.
+    let open = "tinypush_connections{kind=\"ws\"}";
+    assert!(
+        wait_until(Duration::from_secs(10), || metric(server.addr, open) == 0),
+        "the WebSocket's thread is still held"
+    );
+    // Nothing after the close: m1, and m2 only if its token came first.
+    let mut history = open_stream(
+        server.addr,
+        b"GET /topics/gone/stream?poll=1&since=0 HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    let published: Vec<String> = std::iter::from_fn(|| history.json())
+        .map(|v| json_message(&v).1)
+        .collect();
+    assert!(
+        ["m1"] == published[..] || ["m1", "m2"] == published[..],
+        "{published:?}"
+    );
 }

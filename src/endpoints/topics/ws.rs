@@ -110,8 +110,8 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
 /// allows, or closes with the reason instead; the first one refused closes
 /// the connection. Once refused, the close is on its way: later frames are
 /// read (the close handshake needs it) but not acted on. Each publish
-/// waits for `turn` (the publish rate); `false` means the server is
-/// stopping.
+/// waits for `turn` (the publish rate); `false` means the connection is
+/// closing or the server stopping, and nothing more is published.
 fn publish_incoming(
     incoming: Incoming,
     conn: &ws::Connection,
@@ -124,7 +124,10 @@ fn publish_incoming(
         let refusal = match (message, &mut *to) {
             _ if refused => continue,
             // The rate's wait first: a reload during it is decided after.
-            (Message::Text(_), Ok(_)) if !turn() => continue,
+            (Message::Text(_), Ok(_)) if !turn() => {
+                refused = true;
+                continue;
+            }
             (Message::Text(text), Ok((topic, standing))) => match app.access.recheck(standing) {
                 Err(e) => (CloseCode::Policy, refusal(e)),
                 Ok(()) => match app.hub.publish(topic, text.to_string()) {
