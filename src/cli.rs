@@ -87,7 +87,7 @@ struct ClientArgs {
     token: Option<String>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args)]
 struct ServeArgs {
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]

@@ -7,7 +7,7 @@
 //!     decide body length (Content-Length / chunked)           → 400, 411, 413
 //!     read body          (capped; with Expect: 100-continue,  → 413, 408
 //!                        when the handler asks: expect.rs)
-//!     the Host named     (one this server answers to: host.rs) → 403
+//!     the Host named     (one this server answers to: host.rs) → 400, 403
 //!     who is the client  (X-Forwarded-For behind a trusted proxy) → 429
 //!     route              → the table in `route` below
 //!     access log line    (a `token=` in the target written as `token=REDACTED`)

@@ -155,10 +155,10 @@ fn the_client_sends_its_token_in_a_header_from_the_flag_or_the_environment() {
     let mut server =
         ChildServer::start(&["--auth-file", file.to_str().unwrap(), "--anonymous", "none"]);
     let url = format!("ws://{}/topics/alerts-1/ws", server.addr);
-    let refused = run_client(&[&url, "--count", "1"], &[]);
-    assert_eq!(refused.status.code(), Some(1));
+    let anonymous = run_client(&[&url, "--count", "1"], &[]);
+    assert_eq!(anonymous.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&refused.stderr),
+        String::from_utf8_lossy(&anonymous.stderr),
         format!("tinypush: {url}: handshake rejected: 401 Unauthorized\n")
     );
     let by_flag = run_client(

@@ -76,6 +76,8 @@ fn a_quiet_node_reuses_one_connection() {
 fn publishers_waiting_on_a_slow_redis_share_at_most_16_connections() {
     let redis = RedisServer::start();
     let node = node(&redis.url(), &[]);
+    // The listener's own connection, opened when it likes, is not counted.
+    wait_subscribed(&redis);
     let before = connections_received(&redis);
     assert_eq!(
         redis.command(&["CLIENT", "PAUSE", "500", "WRITE"]),
@@ -83,7 +85,12 @@ fn publishers_waiting_on_a_slow_redis_share_at_most_16_connections() {
     );
     let addr = node.addr;
     let publishers: Vec<_> = (0..PUBLISHERS)
-        .map(|i| thread::spawn(move || publish_ok(&mut connect(addr), "burst", &format!("b{i}"))))
+        .map(|i| {
+            thread::Builder::new()
+                .name(format!("publisher-{i}"))
+                .spawn(move || publish_ok(&mut connect(addr), "burst", &format!("b{i}")))
+                .expect("spawn a publisher")
+        })
         .collect();
     let mut ids: Vec<u64> = publishers
         .into_iter()

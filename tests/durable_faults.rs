@@ -35,10 +35,7 @@ fn damaged_file_is_set_aside(name: &str, damage: impl FnOnce(&std::fs::File, u64
     drop(file);
 
     // The new file's floor is the time of the reset, in microseconds.
-    let before_reset = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_micros() as u64;
+    let before_reset = tinypush::clock::now_us();
     let mut server = serve(&dir, &[]);
     let line = server.wait_log("is damaged");
     assert!(line.contains("set aside as"), "{line}");

@@ -12,7 +12,7 @@
 
 mod support;
 
-use support::{connect, get, publish_ok, start_server, start_server_with};
+use support::{WS_SAMPLE_KEY, connect, get, publish_ok, start_server, start_server_with};
 
 /// The whole refusal, as the wire carries it.
 const REFUSED: &str = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\n\
@@ -68,7 +68,7 @@ fn a_listed_name_is_answered_and_its_pages_may_open_websockets() {
             format!(
                 "GET /topics/news/ws HTTP/1.1\r\nHost: {host}\r\nOrigin: https://{host}\r\n\
                  Upgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                 Sec-WebSocket-Key: {WS_SAMPLE_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
             )
             .as_bytes(),
         );

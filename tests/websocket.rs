@@ -105,14 +105,21 @@ fn upgrade_without_connection_upgrade_gets_400() {
 #[test]
 fn upgrade_with_a_body_gets_400_and_its_bytes_are_never_frames() {
     // A ping frame as the "body": it must not be answered with a pong.
-    let head = refused(
+    let server = start_server();
+    let mut c = connect(server.addr);
+    c.send(
         b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
           Content-Length: 6\r\nExpect: 100-continue\r\n\r\n\x89\x80abcd",
+    );
+    let head = expect_refused(
+        &mut c,
         "HTTP/1.1 400 Bad Request",
         "a WebSocket handshake has no body",
     );
     assert_eq!(head.header("Connection"), Some("close"));
+    // Nothing after the 400: no pong.
+    c.expect_closed();
 }
 
 #[test]
@@ -520,14 +527,22 @@ fn timestamped(line: &str) -> &str {
     message
 }
 
-/// The client's flags for three `hi`s, 20 ms apart.
-const THREE_HIS: [&str; 6] = ["--message", "hi", "--count", "3", "--interval", "20ms"];
-
 #[test]
 fn client_sends_count_messages_and_prints_each_echo() {
     let server = ChildServer::start(&[]);
     let url = format!("ws://{}/echo", server.addr);
-    let out = run_client(&[&[url.as_str()], &THREE_HIS[..]].concat(), &[]);
+    let out = run_client(
+        &[
+            &url,
+            "--message",
+            "hi",
+            "--count",
+            "3",
+            "--interval",
+            "20ms",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -542,7 +557,18 @@ fn client_sends_count_messages_and_prints_each_echo() {
 fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
     let server = ChildServer::start(&["--ws-heartbeat", "10ms"]);
     let url = format!("ws://{}/ws", server.addr);
-    let out = run_client(&[&[url.as_str()], &THREE_HIS[..]].concat(), &[]);
+    let out = run_client(
+        &[
+            &url,
+            "--message",
+            "hi",
+            "--count",
+            "3",
+            "--interval",
+            "20ms",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let mut echoes = 0;

@@ -158,7 +158,7 @@ impl Access {
     }
 
     /// The policy in force now.
-    pub fn policy(&self) -> Arc<Policy> {
+    fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
     }
 

@@ -127,7 +127,7 @@ impl Policy {
 
     /// How many grants have a `subscribe` list naming some topics but not
     /// all.
-    pub fn narrow_subscribe_lists(&self) -> usize {
+    pub(super) fn narrow_subscribe_lists(&self) -> usize {
         self.grants.iter().filter(|g| g.narrows_subscribe()).count()
     }
 

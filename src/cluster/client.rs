@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use redis::{Client, Connection, Script};
 
 use super::pool::{self, CONNECTIONS, Pool, WAIT};
-
 use super::url::redacted;
 use crate::metrics::Metrics;
 use crate::store::{Bounds, Stored};

@@ -95,6 +95,8 @@ pub fn busy() -> RedisError {
 }
 
 /// Whether `e` is `busy`'s: Redis answers, but slower than this node asks.
+/// Told by its kind and the start of its message (the crate's error keeps
+/// no other mark); `busy_is_told_apart_from_other_errors` checks both.
 pub fn is_busy(e: &RedisError) -> bool {
     e.kind() == ErrorKind::Client && e.to_string().starts_with(BUSY)
 }

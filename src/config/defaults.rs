@@ -27,8 +27,8 @@ pub const STREAM_KEEPALIVE: Duration = Duration::from_secs(25);
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pending connections the kernel may queue for us (std's `bind` uses 128).
 /// Linux lowers it to `net.core.somaxconn` (4096 since 5.4). A reconnect
-/// storm of thousands outruns the accept thread, which shares 2 cores with
-/// the threads it starts; past the queue, a SYN is dropped and that client
+/// storm of thousands outruns the accept thread, which shares a small host's
+/// cores with the threads it starts; past the queue, a SYN is dropped and that client
 /// waits a whole second to retry.
 pub const LISTEN_BACKLOG: i32 = 4096;
 /// Largest WebSocket message, and largest single frame, we accept.

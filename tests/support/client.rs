@@ -25,9 +25,12 @@ pub fn run_client(args: &[&str], envs: &[(&str, &str)]) -> Output {
         .expect("spawn tinypush client");
     let pid = child.id();
     let (tx, rx) = bounded(1);
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
+    thread::Builder::new()
+        .name("tinypush-client".into())
+        .spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        })
+        .expect("spawn the client's waiter");
     match rx.recv_timeout(Duration::from_secs(10)) {
         Ok(output) => output.expect("wait for tinypush client"),
         Err(_) => {

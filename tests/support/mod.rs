@@ -11,6 +11,9 @@
 //! topics     publishing, and the `/metrics` text
 //! access     an auth file and its two tokens
 //! multi      several topics on one connection: composite cursors, SSE events
+//! client     `tinypush client` run to its end, bounded
+//! redis      a real `redis-server`, and a link to it that can be cut
+//! durable    a fresh --data-dir, the binary serving it, its replay as NDJSON
 //! ```
 //!
 //! Two timing rules hold everywhere: a read blocks at most [`READ_TIMEOUT`],

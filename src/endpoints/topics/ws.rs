@@ -78,8 +78,7 @@ pub fn subscribe(x: &mut Exchange, app: &App, list: &str) -> Result<Outcome> {
     } else {
         Ok((list, app.access.standing(x.req, Action::Publish, &[list])))
     };
-    let sink = WsSink::new(json, x.shared.config.topics.subscriber_queue);
-    let sink = Arc::new(sink);
+    let sink = Arc::new(WsSink::new(json, x.shared.config.topics.subscriber_queue));
     let mut subs = selection.subscribe(hub, &(Arc::clone(&sink) as Arc<dyn Sink>))?;
     let mut options = app.ws_options(x.shared, false)?;
     handshake::switching_head(&accepted).write_to(x.out)?;
