@@ -1,5 +1,6 @@
-//! The cases, in the order they run, and what every case checks besides its
-//! own rule:
+//! The cases (they run in `main.rs`'s order: slowloris, header-bombs,
+//! never-read, fd-burst, per-ip, vanish, kill-restart, soak), and what every
+//! case checks besides its own rule:
 //!
 //! ```text
 //! Server::start(spec) ─► Watch::start   baseline threads, probe, sampler
