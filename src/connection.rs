@@ -76,7 +76,7 @@ pub fn handle(
     {
         let bytes_before = out.bytes;
         // Until a body held back for the go-ahead is read, the answer closes (`expect.rs`).
-        let keep_alive = keeps_alive(&req, shared) && !body.awaiting();
+        let keep_alive = shared.keeps_alive(&req) && !body.awaiting();
         let mut exchange = Exchange {
             req: &req,
             body,
@@ -160,18 +160,10 @@ fn read_body(inbound: &mut Inbound, req: &Request, shared: &Shared) -> Result<Bo
     let config = &shared.config.http;
     let framing = body::framing(req, config)?;
     if expect::wants_go_ahead(req, framing) {
-        // The connection's keep-alive is set aside with it (see `handle`).
-        return Ok(Body::Awaiting {
-            framing,
-            keep_alive: keeps_alive(req, shared),
-        });
+        // The connection's keep-alive is held back until it is read (see `handle`).
+        return Ok(Body::Awaiting(framing));
     }
     body::read_body(inbound, framing, config).map(Body::Read)
-}
-
-/// Whether the connection may carry another request after this one.
-fn keeps_alive(req: &Request, shared: &Shared) -> bool {
-    req.wants_keep_alive() && !shared.shutting_down()
 }
 
 /// Sockets get a write timeout so a client that stops reading holds a

@@ -50,6 +50,11 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Whether the connection may carry another request after `req`.
+    pub fn keeps_alive(&self, req: &Request) -> bool {
+        req.wants_keep_alive() && !self.shutting_down()
+    }
+
     /// Whether shutdown has begun.
     pub fn shutting_down(&self) -> bool {
         matches!(self.shutdown.try_recv(), Err(TryRecvError::Disconnected))
@@ -111,9 +116,12 @@ impl Exchange<'_> {
     /// # Errors
     /// As [`Body::take`]: 413, 400, 408 or `Io`; the connection then closes.
     pub fn body(&mut self) -> Result<Vec<u8>> {
+        let held_back = self.body.awaiting();
         let config = &self.shared.config.http;
-        let (bytes, keep_alive) = self.body.take(self.inbound, self.out, config)?;
-        self.keep_alive = keep_alive.unwrap_or(self.keep_alive);
+        let bytes = self.body.take(self.inbound, self.out, config)?;
+        if held_back {
+            self.keep_alive = self.shared.keeps_alive(self.req);
+        }
         Ok(bytes)
     }
 }

@@ -33,14 +33,10 @@ use crate::error::Result;
 pub enum Body {
     /// Read in full before routing.
     Read(Vec<u8>),
-    /// Not sent yet: the client waits for the go-ahead. The connection's
-    /// keep-alive is held back (the answer closes) until the body is read.
-    Awaiting {
-        /// How the body will be delimited.
-        framing: Framing,
-        /// Whether the connection may go on once the body is read.
-        keep_alive: bool,
-    },
+    /// Not sent yet, to be delimited so: the client waits for the
+    /// go-ahead. The connection's keep-alive is held back (the answer
+    /// closes) until the body is read.
+    Awaiting(Framing),
     /// Read in part, then refused (too large, badly framed, too slow).
     Broken,
 }
@@ -48,18 +44,18 @@ pub enum Body {
 impl Body {
     /// Whether the body is still unsent (the handler never asked for it).
     pub fn awaiting(&self) -> bool {
-        matches!(self, Body::Awaiting { .. })
+        matches!(self, Body::Awaiting(_))
     }
 
     /// Whether some of the body may still be on its way: unsent, or cut
     /// short by an error. The connection then ends with a lingering close.
     pub fn unfinished(&self) -> bool {
-        matches!(self, Body::Awaiting { .. } | Body::Broken)
+        matches!(self, Body::Awaiting(_) | Body::Broken)
     }
 
     /// Takes the body (a second call gets an empty one). One still unsent
     /// gets the go-ahead on `out` first, then is read in full from
-    /// `inbound`; the keep-alive it held back is returned with it.
+    /// `inbound`.
     ///
     /// # Errors
     /// 413 past the cap, 400 for bad chunk framing, 408 when too slow, `Io`
@@ -69,19 +65,16 @@ impl Body {
         inbound: &mut Inbound,
         out: &mut impl Write,
         config: &HttpConfig,
-    ) -> Result<(Vec<u8>, Option<bool>)> {
+    ) -> Result<Vec<u8>> {
         match std::mem::replace(self, Body::Read(Vec::new())) {
-            Body::Read(bytes) => Ok((bytes, None)),
-            Body::Broken => Ok((Vec::new(), None)),
-            Body::Awaiting {
-                framing,
-                keep_alive,
-            } => {
+            Body::Read(bytes) => Ok(bytes),
+            Body::Broken => Ok(Vec::new()),
+            Body::Awaiting(framing) => {
                 *self = Body::Broken;
                 out.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
                 let bytes = body::read_body(inbound, framing, config)?;
                 *self = Body::Read(Vec::new());
-                Ok((bytes, Some(keep_alive)))
+                Ok(bytes)
             }
         }
     }
