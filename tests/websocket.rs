@@ -527,24 +527,22 @@ fn timestamped(line: &str) -> &str {
     message
 }
 
+/// Runs `tinypush client URL` sending three `hi`s, 20 ms apart; its
+/// output, once it has exited 0.
+fn send_three_his(url: &str) -> String {
+    let out = run_client(
+        &[url, "--message", "hi", "--count", "3", "--interval", "20ms"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 #[test]
 fn client_sends_count_messages_and_prints_each_echo() {
     let server = ChildServer::start(&[]);
     let url = format!("ws://{}/echo", server.addr);
-    let out = run_client(
-        &[
-            &url,
-            "--message",
-            "hi",
-            "--count",
-            "3",
-            "--interval",
-            "20ms",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let stdout = send_three_his(&url);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     for line in lines {
@@ -557,20 +555,7 @@ fn client_sends_count_messages_and_prints_each_echo() {
 fn client_on_ws_prints_echoes_and_heartbeats_and_exits_zero() {
     let server = ChildServer::start(&["--ws-heartbeat", "10ms"]);
     let url = format!("ws://{}/ws", server.addr);
-    let out = run_client(
-        &[
-            &url,
-            "--message",
-            "hi",
-            "--count",
-            "3",
-            "--interval",
-            "20ms",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let stdout = send_three_his(&url);
     let mut echoes = 0;
     for line in stdout.lines() {
         match timestamped(line) {
